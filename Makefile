@@ -1,0 +1,49 @@
+# Every target works on a fresh machine: it creates .venv/ and installs what it needs
+# (pip packages, Debian packages with apt-get, the Go-built control plane in ~/.cache/dynoform).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DYNOFORM_CACHE ?= $(HOME)/.cache/dynoform
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml hack/apt-packages.txt
+	@hack/install-system-deps.sh
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv/ with the operator and the dev tools
+
+binaries: ## Build (or reuse from the cache) etcd, Kubernetes, kwok and helm from Go modules
+	@hack/build-binaries.sh
+
+cluster-up: $(STAMP) binaries ## Start the local control plane in the background
+	@$(PY) -m tests.localcluster up
+
+cluster-down: $(STAMP) ## Stop the local control plane
+	@$(PY) -m tests.localcluster down
+
+crds: $(STAMP) ## Regenerate crds/ from the pydantic models
+	$(PY) -m dynoform.crd crds/
+
+lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contract
+	$(VENV)/bin/ruff check operator tests bench
+	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/mypy operator/dynoform tests/localcluster
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on the local control plane
+	$(VENV)/bin/pytest tests
+
+demo: $(STAMP) binaries ## The main job: local cluster, operator, example formation spread across zones
+	@hack/demo.sh
+
+clean: ## Remove .venv and local state (the binary cache stays)
+	rm -rf $(VENV) .local
+
+.PHONY: help venv binaries cluster-up cluster-down crds lint test demo clean
