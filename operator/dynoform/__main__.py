@@ -1,0 +1,68 @@
+"""`python -m dynoform`: run the operator against the current KUBECONFIG (or in-cluster).
+
+kopf owns the process (signals, liveness endpoint, peering); dynoform.handlers registers on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import uuid
+
+import kopf
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m dynoform", description=__doc__)
+    p.add_argument("-n", "--namespace", help="Watch one namespace only (default: all).")
+    p.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="Run with kopf peering NAME (one active replica among several); default standalone.",
+    )
+    p.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="Serve a liveness probe, e.g. http://0.0.0.0:8080/healthz.",
+    )
+    p.add_argument(
+        "--resync", type=float, default=300.0, help="Seconds between full resyncs (default 300)."
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="Log every reconcile step.")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    kopf.configure(verbose=args.verbose)
+    import dynoform.handlers  # noqa: F401  (registers the handlers)
+
+    memo = kopf.Memo(
+        namespace=args.namespace,
+        resync_seconds=args.resync,
+        # Equal priorities would pause every replica: derive a unique one.
+        priority=int(os.environ.get("DYNOFORM_PRIORITY", uuid.uuid4().int % 10_000)),
+    )
+    namespaces = [args.namespace] if args.namespace else []
+    asyncio.run(
+        kopf.operator(
+            standalone=args.peering is None,
+            peering_name=args.peering,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=args.liveness,
+            memo=memo,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

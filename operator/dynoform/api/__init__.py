@@ -1,0 +1,1 @@
+"""The dyno.dev API: models (v1alpha1) and the condition helpers that go with them."""

@@ -1,0 +1,1 @@
+"""Pure builders: a Formation (and its resolved sizes) in, the children's manifests out."""

@@ -1,0 +1,58 @@
+"""Names, labels and owner references shared by every child of a Formation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynoform.api.v1alpha1 import API_VERSION, Formation
+
+MANAGED_BY = "dynoform"
+LABEL_FORMATION = "dyno.dev/formation"
+LABEL_TYPE = "dyno.dev/process-type"
+LABEL_SIZE = "dyno.dev/size"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# The selector every watch of our children uses (server-side filtering).
+CHILD_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+
+Manifest = dict[str, Any]
+
+
+def child_name(formation: Formation, ptype: str) -> str:
+    return f"{formation.name}-{ptype}"
+
+
+def selector(formation: Formation, ptype: str) -> dict[str, str]:
+    """Pod selector of a process type; immutable on a Deployment, so never change it."""
+    return {LABEL_FORMATION: formation.name, LABEL_TYPE: ptype}
+
+
+def labels(formation: Formation, ptype: str) -> dict[str, str]:
+    """Kubernetes' recommended labels plus our selector labels."""
+    return {
+        "app.kubernetes.io/name": formation.name,
+        "app.kubernetes.io/instance": formation.name,
+        "app.kubernetes.io/component": ptype,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        **selector(formation, ptype),
+    }
+
+
+def owner_reference(formation: Formation) -> dict[str, Any]:
+    """Garbage collection deletes the children with the Formation, with no finalizer."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Formation",
+        "name": formation.name,
+        "uid": formation.metadata["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def metadata(formation: Formation, ptype: str) -> dict[str, Any]:
+    return {
+        "name": child_name(formation, ptype),
+        "namespace": formation.namespace,
+        "labels": labels(formation, ptype),
+        "ownerReferences": [owner_reference(formation)],
+    }

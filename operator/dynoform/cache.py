@@ -1,0 +1,101 @@
+"""The operator's view of the cluster: Formations, their children and the DynoSizes.
+
+Fed by watches (kopf for Formations, kube.Kube.inform for the rest); read by the reconciler,
+which therefore never lists or gets what it already knows. Pure bookkeeping, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec
+from dynoform.builders.meta import LABEL_FORMATION
+
+Key = tuple[str, str]  # (namespace, formation name)
+ChildKey = tuple[str, str]  # (kind, name)
+Obj = dict[str, Any]
+
+
+def key_of(obj: Obj) -> Key:
+    meta = obj["metadata"]
+    return meta.get("namespace", ""), meta["name"]
+
+
+def owner_key(child: Obj) -> Key | None:
+    meta = child["metadata"]
+    name = (meta.get("labels") or {}).get(LABEL_FORMATION)
+    return (meta.get("namespace", ""), name) if name else None
+
+
+class Cache:
+    def __init__(self) -> None:
+        self.formations: dict[Key, Obj] = {}
+        self.children: defaultdict[Key, dict[ChildKey, Obj]] = defaultdict(dict)
+        self.sizes: dict[str, DynoSizeSpec] = {}
+
+    def set_formation(self, obj: Obj) -> None:
+        self.formations[key_of(obj)] = obj
+
+    def drop_formation(self, key: Key) -> None:
+        self.formations.pop(key, None)
+
+    def set_child(self, obj: Obj) -> Key | None:
+        owner = owner_key(obj)
+        if owner is not None:
+            self.children[owner][(obj["kind"], obj["metadata"]["name"])] = obj
+        return owner
+
+    def drop_child(self, obj: Obj) -> Key | None:
+        owner = owner_key(obj)
+        if owner is not None:
+            kids = self.children.get(owner, {})
+            kids.pop((obj["kind"], obj["metadata"]["name"]), None)
+            if not kids:
+                self.children.pop(owner, None)
+        return owner
+
+    def replace_children(self, kind: str, objs: list[Obj]) -> set[Key]:
+        """Swap in a fresh listing of one kind; returns the owners whose children changed."""
+        before = {
+            (owner, ck): obj
+            for owner, kids in self.children.items()
+            for ck, obj in kids.items()
+            if ck[0] == kind
+        }
+        for owner, ck in before:
+            self.children[owner].pop(ck, None)
+        touched = {owner for owner, _ in before}
+        for obj in objs:
+            obj.setdefault("kind", kind)
+            new_owner = self.set_child(obj)
+            if new_owner is not None:
+                touched.add(new_owner)
+        for owner in [o for o, kids in self.children.items() if not kids]:
+            del self.children[owner]
+        return touched
+
+    def set_sizes(self, objs: list[Obj]) -> None:
+        self.sizes = {}
+        for obj in objs:
+            self.set_size(obj)
+
+    def set_size(self, obj: Obj) -> None:
+        try:
+            size = DynoSize.model_validate(obj)
+        except ValueError:
+            return  # The CRD's schema refuses such objects; ignore one that slipped through.
+        self.sizes[size.name] = size.spec
+
+    def drop_size(self, obj: Obj) -> None:
+        self.sizes.pop(obj["metadata"]["name"], None)
+
+    def users_of_size(self, name: str) -> list[Key]:
+        return [
+            key
+            for key, f in self.formations.items()
+            if any(
+                (p or {}).get("size", "standard-1x") == name
+                for p in ((f.get("spec") or {}).get("processes") or {}).values()
+            )
+        ]

@@ -1,0 +1,54 @@
+"""kopf registration and settings: thin adapters from kopf's events to the Controller.
+
+Only low-level `on.event` handlers are used, on Formations: they persist nothing, so kopf writes
+nothing on Formations (no finalizer, no last-handled-configuration annotation) and an operator
+that is down never blocks a deletion. Children and DynoSizes are watched by the Controller's own
+informers (dynoform.kube), which tell exactly when their initial listing has loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from dynoform.api.v1alpha1 import GROUP, VERSION
+from dynoform.kube import Kube
+from dynoform.reconcile import Controller
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.posting.level = logging.WARNING
+    settings.networking.request_timeout = 60
+    settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.watching.chunk_size = 500
+    # Our own names from day one: changing them later would re-handle every object.
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.peering.priority = memo.get("priority", 0)
+    settings.peering.lifetime = 15
+    controller = Controller(
+        Kube(),
+        namespace=memo.get("namespace"),
+        resync_seconds=memo.get("resync_seconds", 300.0),
+    )
+    controller.start()
+    memo["controller"] = controller
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller | None = memo.get("controller")
+    if controller is not None:
+        await controller.stop()
+        await controller.kube.close()
+
+
+@kopf.on.event(GROUP, VERSION, "formations")
+def formation_event(event: kopf.RawEvent, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    memo["controller"].formation_event(type, event["object"])

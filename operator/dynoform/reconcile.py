@@ -1,0 +1,277 @@
+"""The one orchestration: build -> apply -> prune -> observe -> status, per Formation key.
+
+Level-based, as controller-runtime's reconcilers are: every trigger (a Formation event, a
+child's event, a DynoSize change, the periodic resync, a retry) enqueues the Formation's key,
+and `reconcile(key)` compares the desired children with the cached observed ones. Only a
+difference causes a write, so a resync or a restart over a converged cluster writes nothing.
+Reconciles wait until the caches have loaded, so a restart never mistakes "not listed yet" for
+"missing".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from dynoform.api import conditions as c
+from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus
+from dynoform.builders.formation import build_children
+from dynoform.builders.meta import CHILD_SELECTOR
+from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
+from dynoform.compare import needs_apply, stamp
+from dynoform.kube import RESOURCES, Kube, KubeError
+from dynoform.sizes import Catalog, SizeError, check
+from dynoform.status import build_status, scale_message
+from dynoform.workqueue import WorkQueue
+
+log = logging.getLogger("dynoform.reconcile")
+CHILD_KINDS = tuple(RESOURCES)
+
+
+class NameConflict(Exception):
+    """A child's name is taken by an object this Formation does not own."""
+
+
+class Controller:
+    """Caches, the work queue and the reconcile; handlers feed it events."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str | None = None,
+        now: Callable[[], str] = c.now_rfc3339,
+        workers: int = 8,
+        resync_seconds: float = 300.0,
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.now = now
+        self.cache = Cache()
+        self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, workers=workers)
+        self.resync_seconds = resync_seconds
+        self._synced: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        selector = dict([CHILD_SELECTOR.split("=")])
+        for kind in CHILD_KINDS:
+            self._synced[kind] = asyncio.Event()
+            self._spawn(
+                self.kube.inform(kind, selector, self._replace, self._child_event, self.namespace)
+            )
+        self._synced["DynoSize"] = asyncio.Event()
+        self._spawn(self.kube.inform("DynoSize", {}, self._replace, self._size_event))
+        self._spawn(self._resync())
+        self.queue.start()
+
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(e.wait() for e in self._synced.values()))
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for key in list(self.cache.formations):
+                self.queue.add(key)
+
+    # -- feeding the caches ----------------------------------------------------------------
+
+    def formation_event(self, etype: str | None, obj: Obj) -> None:
+        key = key_of(obj)
+        if etype == "DELETED":
+            self.cache.drop_formation(key)
+            return
+        old = self.cache.formations.get(key)
+        self.cache.set_formation(obj)
+        # Our own status writes come back as events: they change neither spec nor identity.
+        if old is None or _generation(old) != _generation(obj) or _uid(old) != _uid(obj):
+            self.queue.add(key)
+
+    def _replace(self, kind: str, objs: list[Obj]) -> None:
+        if kind == "DynoSize":
+            self.cache.set_sizes(objs)
+            touched = set(self.cache.formations)
+        else:
+            touched = self.cache.replace_children(kind, objs)
+        self._synced[kind].set()
+        for key in touched:
+            self.queue.add(key)
+
+    def _child_event(self, etype: str, obj: Obj) -> None:
+        obj.setdefault("kind", _kind_of(obj))
+        owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
+        if owner is not None and owner in self.cache.formations:
+            self.queue.add(owner)
+
+    def _size_event(self, etype: str, obj: Obj) -> None:
+        if etype == "DELETED":
+            self.cache.drop_size(obj)
+        else:
+            self.cache.set_size(obj)
+        for key in self.cache.users_of_size(obj["metadata"]["name"]):
+            self.queue.add(key)
+
+    # -- the reconcile ---------------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> None:
+        await self.wait_synced()
+        body = self.cache.formations.get(key)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # Garbage collection removes the children through their owner references.
+        try:
+            formation = Formation.model_validate(body)
+            sizes = check(formation.spec, Catalog(self.cache.sizes))
+        except ValidationError as exc:
+            await self._report(body, (False, c.INVALID_SPEC, _first_error(exc)))
+            return
+        except SizeError as exc:
+            await self._report(body, (False, exc.reason, str(exc)))
+            return
+        outcome = await self._converge(formation, sizes)
+        await self._report(body, outcome, formation)
+
+    async def _converge(
+        self, formation: Formation, sizes: dict[str, DynoSizeSpec]
+    ) -> tuple[bool, str, str]:
+        key = (formation.namespace, formation.name)
+        desired = [stamp(b) for b in build_children(formation, sizes)]
+        observed = dict(self.cache.children.get(key, {}))
+        try:
+            for body in desired:
+                await self._apply_one(formation, body, observed.get(_ck(body)))
+            await self._prune(formation, observed, {_ck(b) for b in desired})
+        except NameConflict as exc:
+            return False, c.NAME_CONFLICT, str(exc)
+        except KubeError as exc:
+            if exc.transient:
+                raise
+            return False, c.API_ERROR, str(exc)
+        return True, c.APPLIED, f"{len(desired)} objects in sync."
+
+    async def _apply_one(self, formation: Formation, body: Obj, observed: Obj | None) -> None:
+        if observed is None:
+            # Not in our label-scoped cache: an object of that name may still exist unlabelled.
+            meta = body["metadata"]
+            observed = await self.kube.get(body["kind"], meta["namespace"], meta["name"])
+            if observed is not None and not _owned_by(observed, formation):
+                raise NameConflict(
+                    f"{body['kind']} {meta['name']} already exists and is not owned by this "
+                    "Formation; dynoform will not take it over. Delete or rename it."
+                )
+        elif not _owned_by(observed, formation):
+            raise NameConflict(
+                f"{body['kind']} {body['metadata']['name']} carries dynoform's labels but is not "
+                "owned by this Formation; dynoform will not take it over."
+            )
+        if needs_apply(body, observed):
+            applied = await self.kube.apply(body)
+            applied.setdefault("kind", body["kind"])
+            self.cache.set_child(applied)
+            log.info("Applied %s %s/%s", body["kind"], *key_of(body))
+
+    async def _prune(
+        self, formation: Formation, observed: dict[ChildKey, Obj], keep: set[ChildKey]
+    ) -> None:
+        for ck, obj in observed.items():
+            if ck not in keep and _owned_by(obj, formation):
+                await self.kube.delete(ck[0], formation.namespace, ck[1])
+                self.cache.drop_child(obj)
+                log.info(
+                    "Deleted %s %s/%s (process type removed)", ck[0], formation.namespace, ck[1]
+                )
+
+    async def _report(
+        self, body: Obj, outcome: tuple[bool, str, str], formation: Formation | None = None
+    ) -> None:
+        """Write status when it changed, and the Events that go with the change."""
+        old = _parse_status(body)
+        current = formation or _status_only(body, old)
+        deployments = self._deployments(current) if formation else {}
+        new = build_status(current, deployments, outcome, self.now())
+        if new.wire() == old.wire():
+            return
+        ns, name = key_of(body)
+        await self.kube.apply_status(name, ns, new.wire())
+        body["status"] = new.wire()  # Our cache now; the watch event will agree.
+        await self._events(body, old, new, formation, outcome)
+
+    async def _events(
+        self,
+        body: Obj,
+        old: FormationStatus,
+        new: FormationStatus,
+        formation: Formation | None,
+        outcome: tuple[bool, str, str],
+    ) -> None:
+        if formation is not None and new.formation != old.formation:
+            await self.kube.event(body, "Scaled", scale_message(formation))
+        ok, reason, message = outcome
+        was = c.find(old.conditions, c.RECONCILED)
+        if not ok and (was is None or was.reason != reason or was.message != message):
+            await self.kube.event(body, reason, message, "Warning")
+
+    def _deployments(self, formation: Formation) -> dict[str, Obj]:
+        kids = self.cache.children.get((formation.namespace, formation.name), {})
+        out = {}
+        for ptype in formation.spec.processes:
+            dep = kids.get(("Deployment", f"{formation.name}-{ptype}"))
+            if dep is not None:
+                out[ptype] = dep
+        return out
+
+
+def _ck(body: Obj) -> ChildKey:
+    return body["kind"], body["metadata"]["name"]
+
+
+def _owned_by(obj: Obj, formation: Formation) -> bool:
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    uid = formation.metadata.get("uid")
+    return any(r.get("uid") == uid and r.get("controller") for r in refs)
+
+
+def _generation(obj: Obj) -> Any:
+    return obj["metadata"].get("generation")
+
+
+def _uid(obj: Obj) -> Any:
+    return obj["metadata"].get("uid")
+
+
+def _kind_of(obj: Obj) -> str:
+    api = obj.get("apiVersion", "")
+    if api.startswith("apps/"):
+        return "Deployment"
+    return "PodDisruptionBudget" if api.startswith("policy/") else "Service"
+
+
+def _parse_status(body: Obj) -> FormationStatus:
+    try:
+        return FormationStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        return FormationStatus()
+
+
+def _status_only(body: Obj, status: FormationStatus) -> Formation:
+    """A stand-in Formation for a spec that does not parse: only identity and status count."""
+    return Formation.model_construct(metadata=body["metadata"], status=status)  # type: ignore[call-arg]
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"spec is invalid at {where}: {err['msg']}"

@@ -1,0 +1,117 @@
+"""The dyno size catalog: Heroku's built-in sizes, the admin's DynoSizes, and their rules.
+
+Memory figures are Heroku's (Dev Center "Dyno Types"). Heroku gives CPU as a share ("1x", "2x")
+or as dedicated compute; Kubernetes wants cores, so the mapping below is ours (documented in
+the README): shared sizes request a quarter core per "x" and may burst to 4x, like Heroku's
+1x-4x compute; performance sizes are dedicated, so requests equal limits (Guaranteed QoS).
+Memory requests equal limits everywhere: a dyno over its memory is stopped, never swapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec, FormationSpec, Resources
+
+
+def _size(
+    display: str, tier: str, cpu: str, cpu_limit: str, memory: str, **rules: object
+) -> DynoSizeSpec:
+    return DynoSizeSpec.model_validate(
+        {
+            "displayName": display,
+            "tier": tier,
+            "requests": Resources(cpu=cpu, memory=memory),
+            "limits": Resources(cpu=cpu_limit, memory=memory),
+            **rules,
+        }
+    )
+
+
+_ONE = {"maxQuantity": 1, "horizontalScaling": False}
+_PERF = {"maxQuantity": 10}  # Heroku's default limit for performance dynos per process type.
+
+BUILTIN: Mapping[str, DynoSizeSpec] = {
+    "eco": _size("Eco", "eco", "250m", "1", "512Mi", **_ONE),
+    "basic": _size("Basic", "basic", "250m", "1", "512Mi", **_ONE),
+    "standard-1x": _size("Standard-1X", "standard", "250m", "1", "512Mi"),
+    "standard-2x": _size("Standard-2X", "standard", "500m", "2", "1Gi"),
+    "performance-m": _size("Performance-M", "performance", "2", "2", "2560Mi", **_PERF),
+    "performance-l": _size("Performance-L", "performance", "8", "8", "14Gi", **_PERF),
+    "performance-l-ram": _size("Performance-L-RAM", "performance", "4", "4", "30Gi", **_PERF),
+    "performance-xl": _size("Performance-XL", "performance", "8", "8", "62Gi", **_PERF),
+    "performance-2xl": _size("Performance-2XL", "performance", "16", "16", "126Gi", **_PERF),
+}
+
+
+class Catalog:
+    """Built-in sizes overlaid with the cluster's DynoSizes (an admin's size wins)."""
+
+    def __init__(self, custom: Mapping[str, DynoSizeSpec] | None = None) -> None:
+        self._sizes = {**BUILTIN, **(custom or {})}
+
+    @classmethod
+    def from_objects(cls, objects: list[DynoSize]) -> Catalog:
+        return cls({o.name: o.spec for o in objects})
+
+    def get(self, name: str) -> DynoSizeSpec | None:
+        return self._sizes.get(name.lower())
+
+    def names(self) -> list[str]:
+        return sorted(self._sizes, key=_catalog_order)
+
+    def display(self, name: str) -> str:
+        spec = self.get(name)
+        return spec.display_name if spec and spec.display_name else name
+
+
+def _catalog_order(name: str) -> tuple[int, str]:
+    known = list(BUILTIN)
+    return (known.index(name), "") if name in known else (len(known), name)
+
+
+class SizeError(ValueError):
+    """A formation that the catalog refuses; `reason` is the condition reason to report."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
+    """Resolve every process type's size, or raise SizeError with Heroku-like wording."""
+    resolved: dict[str, DynoSizeSpec] = {}
+    for ptype in sorted(spec.processes):
+        size_name = spec.processes[ptype].size
+        size = catalog.get(size_name)
+        if size is None:
+            raise SizeError(
+                "UnknownSize",
+                f"No such size as {size_name} (process type {ptype}). Available dyno sizes are "
+                f"{_and_list(catalog.names())}.",
+            )
+        _check_quantity(ptype, size_name, spec.quantity_of(ptype), size, catalog)
+        resolved[ptype] = size
+    return resolved
+
+
+def _check_quantity(
+    ptype: str, size_name: str, quantity: int, size: DynoSizeSpec, catalog: Catalog
+) -> None:
+    display = catalog.display(size_name)
+    if not size.horizontal_scaling and quantity > 1:
+        raise SizeError(
+            "SizeLimitExceeded",
+            f"Cannot run more than 1 {display} dyno per process type ({ptype}={quantity}). "
+            "Upgrade to a larger dyno first before adding more dynos.",
+        )
+    if size.max_quantity is not None and quantity > size.max_quantity:
+        raise SizeError(
+            "SizeLimitExceeded",
+            f"Cannot run more than {size.max_quantity} {display} dynos per process type "
+            f"({ptype}={quantity}).",
+        )
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,113 @@
+"""Observed children -> the Formation's status (pure; the clock is passed in).
+
+Ready is computed by a chain of checks (cert-manager's style): the spec must be valid, the
+children applied, and every process type's Deployment must have observed its latest generation
+and have all its dynos updated and available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dynoform.api import conditions as c
+from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus, ProcessStatus
+
+
+def summary(formation: Formation) -> str:
+    """Heroku's formation form, sorted by type: `web=3:standard-2x worker=2:standard-1x`."""
+    spec = formation.spec
+    return " ".join(
+        f"{t}={spec.quantity_of(t)}:{spec.processes[t].size}" for t in sorted(spec.processes)
+    )
+
+
+def scale_message(formation: Formation) -> str:
+    """Heroku's log line for a formation change: `Scale to web=3, worker=2`."""
+    spec = formation.spec
+    return "Scale to " + ", ".join(f"{t}={spec.quantity_of(t)}" for t in sorted(spec.processes))
+
+
+def process_status(
+    formation: Formation, ptype: str, deployment: Mapping[str, Any] | None
+) -> ProcessStatus:
+    st = (deployment or {}).get("status") or {}
+    return ProcessStatus(
+        size=formation.spec.processes[ptype].size,
+        desired=formation.spec.quantity_of(ptype),
+        ready=int(st.get("readyReplicas", 0)),
+        updated=int(st.get("updatedReplicas", 0)),
+        available=int(st.get("availableReplicas", 0)),
+    )
+
+
+def _rolled_out(ps: ProcessStatus, deployment: Mapping[str, Any] | None) -> bool:
+    if deployment is None:
+        return False
+    generation = deployment.get("metadata", {}).get("generation")
+    observed = (deployment.get("status") or {}).get("observedGeneration")
+    total = int((deployment.get("status") or {}).get("replicas", 0))
+    return (
+        observed == generation
+        and ps.updated >= ps.desired
+        and ps.available >= ps.desired
+        and total == ps.desired
+    )
+
+
+def readiness(
+    formation: Formation, processes: Mapping[str, ProcessStatus], deployments: Mapping[str, Any]
+) -> tuple[bool, str, str]:
+    """(ready, reason, message) from the process types' figures."""
+    waiting = [
+        f"{t}: {ps.available}/{ps.desired} available"
+        for t, ps in sorted(processes.items())
+        if not _rolled_out(ps, deployments.get(t))
+    ]
+    if waiting:
+        return False, c.PROGRESSING, "Waiting for dynos: " + "; ".join(waiting)
+    if all(ps.desired == 0 for ps in processes.values()):
+        return True, c.SCALED_TO_ZERO, "Every process type is scaled to 0."
+    total = sum(ps.desired for ps in processes.values())
+    return True, c.AVAILABLE, f"All {total} dynos are available."
+
+
+def build_status(
+    formation: Formation,
+    deployments: Mapping[str, Any],
+    reconciled: tuple[bool, str, str],
+    now: str,
+) -> FormationStatus:
+    """The new status; `reconciled` is (ok, reason, message) of the apply step."""
+    old = formation.status or FormationStatus()
+    ok, reason, message = reconciled
+    gen = formation.generation
+    conds = list(old.conditions or [])
+    conds = c.set_condition(conds, _cond(c.RECONCILED, ok, reason, message, now, gen))
+    if ok:
+        processes = {
+            t: process_status(formation, t, deployments.get(t)) for t in formation.spec.processes
+        }
+        ready, r_reason, r_message = readiness(formation, processes, deployments)
+        conds = c.set_condition(conds, _cond(c.READY, ready, r_reason, r_message, now, gen))
+        return FormationStatus(
+            observed_generation=gen,
+            formation=summary(formation),
+            processes=processes,
+            conditions=conds,
+        )
+    # The spec could not be applied: the running dynos are left as they are, and so is what
+    # status says of them; Ready turns False so that `kubectl wait` does not pass.
+    conds = c.set_condition(conds, _cond(c.READY, False, reason, message, now, gen))
+    return old.model_copy(update={"observed_generation": gen, "conditions": conds})
+
+
+def _cond(ctype: str, ok: bool, reason: str, message: str, now: str, gen: int) -> Condition:
+    return Condition(
+        type=ctype,
+        status="True" if ok else "False",
+        reason=reason,
+        message=message,
+        last_transition_time=now,
+        observed_generation=gen,
+    )

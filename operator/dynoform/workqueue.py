@@ -1,0 +1,71 @@
+"""A keyed work queue, as controller-runtime's: deduplicated, one worker per key at a time.
+
+A key added while it is being processed is processed once more afterwards (never twice at
+once); a failed key comes back after an exponential backoff, capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+log = logging.getLogger("dynoform.queue")
+K = TypeVar("K", bound=Hashable)
+
+BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
+
+
+class WorkQueue(Generic[K]):
+    def __init__(self, handler: Callable[[K], Awaitable[None]], workers: int = 8) -> None:
+        self._handler = handler
+        self._queue: asyncio.Queue[K] = asyncio.Queue()
+        self._queued: set[K] = set()
+        self._running: set[K] = set()
+        self._dirty: set[K] = set()
+        self._failures: dict[K, int] = {}
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def add(self, key: K) -> None:
+        if key in self._running:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def add_after(self, key: K, delay: float) -> None:
+        asyncio.get_running_loop().call_later(delay, self.add, key)
+
+    def idle(self) -> bool:
+        """Nothing queued or running (the tests and benchmarks wait for this)."""
+        return not (self._queued or self._running)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            self._running.add(key)
+            try:
+                await self._handler(key)
+                self._failures.pop(key, None)
+            except Exception:
+                n = self._failures.get(key, 0)
+                self._failures[key] = n + 1
+                delay = BACKOFF[min(n, len(BACKOFF) - 1)]
+                log.exception("Reconcile of %s failed; retrying in %ss", key, delay)
+                self.add_after(key, delay)
+            finally:
+                self._running.discard(key)
+                if key in self._dirty:
+                    self._dirty.discard(key)
+                    self.add(key)

@@ -1,0 +1,134 @@
+"""The builders: a Formation in, the children's manifests out (pure, no mocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dynoform.builders.formation import build_children
+from dynoform.sizes import Catalog, check
+from tests.factories import make_formation
+
+
+def children(**spec: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    f = make_formation(**spec)
+    return {
+        (c["kind"], c["metadata"]["name"]): c for c in build_children(f, check(f.spec, Catalog()))
+    }
+
+
+def pod(kids: dict[tuple[str, str], dict[str, Any]], name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = kids[("Deployment", name)]["spec"]["template"]["spec"]
+    return spec
+
+
+def test_each_process_type_gets_a_deployment_named_formation_dash_type() -> None:
+    kids = children()
+    deployments = sorted(n for k, n in kids if k == "Deployment")
+    assert deployments == ["shop-clock", "shop-web", "shop-worker"]
+    assert kids[("Deployment", "shop-web")]["spec"]["replicas"] == 2
+
+
+def test_the_command_runs_through_a_shell_as_a_procfile_line() -> None:
+    container = pod(children(), "shop-web")["containers"][0]
+    assert container["command"] == ["/bin/sh", "-c", "bundle exec puma -p $PORT"]
+    assert container["image"] == "registry.example/shop:v1"
+
+
+def test_type_config_vars_override_app_ones_and_dyno_identity_is_set() -> None:
+    kids = children(
+        env={"RAILS_ENV": "production", "LOG": "info"},
+        processes={"web": {"command": "a", "env": {"LOG": "debug"}}},
+    )
+    env = {
+        e["name"]: e.get("value", e.get("valueFrom"))
+        for e in pod(kids, "shop-web")["containers"][0]["env"]
+    }
+    assert env["RAILS_ENV"] == "production"
+    assert env["LOG"] == "debug"
+    assert env["PORT"] == "5000"
+    assert env["DYNO_TYPE"] == "web"
+    assert env["DYNO"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_resources_come_from_the_size() -> None:
+    kids = children(processes={"web": {"command": "a", "size": "performance-l"}})
+    res = pod(kids, "shop-web")["containers"][0]["resources"]
+    assert res == {
+        "requests": {"cpu": "8", "memory": "14Gi"},
+        "limits": {"cpu": "8", "memory": "14Gi"},
+    }
+
+
+def test_dynos_get_a_restricted_security_context_and_herokus_30s_grace() -> None:
+    p = pod(children(), "shop-worker")
+    assert p["terminationGracePeriodSeconds"] == 30
+    assert p["securityContext"]["runAsNonRoot"] is True
+    assert p["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = p["containers"][0]["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_dynos_spread_across_zones_and_hosts_softly_by_default_and_strictly_on_request() -> None:
+    soft = pod(children(), "shop-web")["topologySpreadConstraints"]
+    assert [(c["topologyKey"], c["maxSkew"], c["whenUnsatisfiable"]) for c in soft] == [
+        ("topology.kubernetes.io/zone", 1, "ScheduleAnyway"),
+        ("kubernetes.io/hostname", 1, "ScheduleAnyway"),
+    ]
+    strict = pod(children(spread={"whenUnsatisfiable": "DoNotSchedule"}), "shop-web")
+    assert {c["whenUnsatisfiable"] for c in strict["topologySpreadConstraints"]} == {
+        "DoNotSchedule"
+    }
+
+
+def test_singletons_roll_out_by_recreate_and_others_surge_first() -> None:
+    kids = children()
+    assert kids[("Deployment", "shop-clock")]["spec"]["strategy"] == {"type": "Recreate"}
+    web = kids[("Deployment", "shop-web")]["spec"]["strategy"]
+    assert web["rollingUpdate"]["maxUnavailable"] == 0
+
+
+@pytest.mark.parametrize(
+    ("processes", "expected"),
+    [
+        ({"web": {"command": "a", "quantity": 2}}, {"shop-web"}),
+        ({"web": {"command": "a", "quantity": 1}}, set()),
+        ({"worker": {"command": "a", "quantity": 3}}, {"shop-worker"}),
+        ({"clock": {"command": "a", "quantity": 1}}, set()),
+    ],
+)
+def test_a_disruption_budget_guards_types_with_two_or_more_dynos_and_never_singletons(
+    processes: dict[str, Any], expected: set[str]
+) -> None:
+    kids = children(processes=processes)
+    pdbs = {n for k, n in kids if k == "PodDisruptionBudget"}
+    assert pdbs == expected
+    for name in pdbs:
+        assert kids[("PodDisruptionBudget", name)]["spec"]["maxUnavailable"] == 1
+
+
+def test_web_gets_a_port_a_readiness_probe_and_a_service_and_workers_do_not() -> None:
+    kids = children()
+    assert {n for k, n in kids if k == "Service"} == {"shop-web"}
+    web = pod(kids, "shop-web")["containers"][0]
+    assert web["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
+    assert web["readinessProbe"]["tcpSocket"] == {"port": "http"}
+    assert "ports" not in pod(kids, "shop-worker")["containers"][0]
+
+
+def test_children_carry_the_recommended_labels_and_a_controller_owner_reference() -> None:
+    dep = children()[("Deployment", "shop-worker")]
+    assert dep["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "shop",
+        "app.kubernetes.io/instance": "shop",
+        "app.kubernetes.io/component": "worker",
+        "app.kubernetes.io/managed-by": "dynoform",
+        "dyno.dev/formation": "shop",
+        "dyno.dev/process-type": "worker",
+    }
+    (ref,) = dep["metadata"]["ownerReferences"]
+    assert ref["uid"] == "uid-1"
+    assert ref["controller"] is True
+    assert ref["blockOwnerDeletion"] is True

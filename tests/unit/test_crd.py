@@ -1,0 +1,52 @@
+"""The generated CRDs: committed, structural, and carrying the CEL rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dynoform.crd import formation_crd, render
+
+CRDS = Path(__file__).resolve().parents[2] / "crds"
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        return [node] + [n for v in node.values() for n in _walk(v)]
+    if isinstance(node, list):
+        return [n for v in node for n in _walk(v)]
+    return []
+
+
+def test_the_committed_crds_match_the_models() -> None:
+    for name, text in render().items():
+        path = CRDS / name
+        assert path.exists(), f"{path} is missing: run `make crds`"
+        assert path.read_text() == text, f"{path} drifted from the models: run `make crds`"
+
+
+def test_the_schema_is_structural() -> None:
+    schema = formation_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for node in _walk(schema):
+        assert not {"$ref", "anyOf", "allOf", "oneOf", "title", "$defs"} & node.keys(), node
+        assert node.get("additionalProperties") is not False
+
+
+def test_every_spec_field_has_a_description() -> None:
+    schema = formation_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = schema["properties"]["spec"]
+    for node in _walk(spec):
+        for name, prop in (node.get("properties") or {}).items():
+            assert prop.get("description"), f"spec field {name} has no description"
+
+
+def test_the_printer_columns_show_formation_ready_and_age() -> None:
+    cols = formation_crd()["spec"]["versions"][0]["additionalPrinterColumns"]
+    assert [c["name"] for c in cols if not c.get("priority")] == ["Formation", "Ready", "Age"]
+
+
+def test_the_crd_files_parse_as_yaml() -> None:
+    for path in CRDS.glob("*.yaml"):
+        assert yaml.safe_load(path.read_text())["kind"] == "CustomResourceDefinition"

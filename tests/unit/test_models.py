@@ -1,0 +1,76 @@
+"""The Formation model: Heroku's defaults and the derived figures."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from dynoform.api.v1alpha1 import Formation, is_valid_process_type
+from dynoform.status import scale_message, summary
+from tests.factories import formation_body, make_formation
+
+
+def test_web_starts_one_dyno_and_other_types_none_when_quantity_is_omitted() -> None:
+    f = make_formation(processes={"web": {"command": "a"}, "worker": {"command": "b"}})
+    assert f.spec.quantity_of("web") == 1
+    assert f.spec.quantity_of("worker") == 0
+
+
+def test_clock_and_scheduler_are_singletons_unless_said_otherwise() -> None:
+    f = make_formation(
+        processes={
+            "clock": {"command": "c"},
+            "scheduler": {"command": "s"},
+            "worker": {"command": "w"},
+            "cron": {"command": "x", "singleton": True},
+        }
+    )
+    assert [f.spec.is_singleton(t) for t in ("clock", "scheduler", "worker", "cron")] == [
+        True,
+        True,
+        False,
+        True,
+    ]
+    g = make_formation(processes={"clock": {"command": "c", "singleton": False}})
+    assert not g.spec.is_singleton("clock")
+
+
+def test_web_listens_on_5000_by_default_and_other_types_only_when_given_a_port() -> None:
+    f = make_formation(
+        processes={
+            "web": {"command": "a"},
+            "worker": {"command": "b"},
+            "api": {"command": "c", "port": 8080},
+        }
+    )
+    assert (f.spec.port_of("web"), f.spec.port_of("worker"), f.spec.port_of("api")) == (
+        5000,
+        None,
+        8080,
+    )
+
+
+def test_the_summary_is_herokus_formation_form_sorted_by_type() -> None:
+    f = make_formation(
+        processes={
+            "worker": {"command": "b", "quantity": 2},
+            "web": {"command": "a", "quantity": 3, "size": "standard-2x"},
+        }
+    )
+    assert summary(f) == "web=3:standard-2x worker=2:standard-1x"
+    assert scale_message(f) == "Scale to web=3, worker=2"
+
+
+def test_unknown_fields_and_negative_quantities_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Formation.model_validate(formation_body(replicas=3))
+    with pytest.raises(ValidationError):
+        make_formation(processes={"web": {"command": "a", "quantity": -1}})
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("web", True), ("urgent-worker", True), ("Web", False), ("1web", False), ("a" * 31, False)],
+)
+def test_process_type_names_are_short_dns_labels(name: str, ok: bool) -> None:
+    assert is_valid_process_type(name) is ok

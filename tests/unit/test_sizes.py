@@ -1,0 +1,66 @@
+"""The size catalog and its rules, with Heroku's wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from dynoform.api.v1alpha1 import DynoSizeSpec
+from dynoform.sizes import BUILTIN, Catalog, SizeError, check
+from tests.factories import make_formation
+
+
+def test_herokus_sizes_are_built_in_with_herokus_memory() -> None:
+    memory = {name: spec.limits.memory for name, spec in BUILTIN.items()}
+    assert memory == {
+        "eco": "512Mi",
+        "basic": "512Mi",
+        "standard-1x": "512Mi",
+        "standard-2x": "1Gi",
+        "performance-m": "2560Mi",
+        "performance-l": "14Gi",
+        "performance-l-ram": "30Gi",
+        "performance-xl": "62Gi",
+        "performance-2xl": "126Gi",
+    }
+
+
+def test_an_unknown_size_is_refused_with_the_available_sizes_listed() -> None:
+    f = make_formation(processes={"web": {"command": "a", "size": "1x"}})
+    with pytest.raises(
+        SizeError, match=r"No such size as 1x .*Available dyno sizes are eco, "
+    ) as e:
+        check(f.spec, Catalog())
+    assert e.value.reason == "UnknownSize"
+
+
+@pytest.mark.parametrize("size", ["eco", "basic"])
+def test_eco_and_basic_cannot_run_more_than_one_dyno_per_type(size: str) -> None:
+    f = make_formation(processes={"worker": {"command": "a", "size": size, "quantity": 2}})
+    with pytest.raises(SizeError, match="Cannot run more than 1 .* dyno per process type"):
+        check(f.spec, Catalog())
+
+
+def test_performance_sizes_stop_at_herokus_default_limit_of_ten() -> None:
+    f = make_formation(processes={"web": {"command": "a", "size": "performance-l", "quantity": 11}})
+    with pytest.raises(SizeError, match="Cannot run more than 10 Performance-L dynos"):
+        check(f.spec, Catalog())
+
+
+def test_an_admins_dyno_size_adds_a_size_and_overrides_a_built_in_one() -> None:
+    gpu = DynoSizeSpec.model_validate(
+        {
+            "tier": "gpu",
+            "requests": {"cpu": "4", "memory": "16Gi"},
+            "limits": {"cpu": "4", "memory": "16Gi"},
+        }
+    )
+    roomy = BUILTIN["performance-l"].model_copy(update={"max_quantity": 50})
+    catalog = Catalog({"gpu-1x": gpu, "performance-l": roomy})
+    f = make_formation(
+        processes={
+            "train": {"command": "a", "size": "gpu-1x", "quantity": 1},
+            "web": {"command": "b", "size": "performance-l", "quantity": 30},
+        }
+    )
+    assert check(f.spec, catalog) == {"train": gpu, "web": roomy}
+    assert catalog.names()[-1] == "gpu-1x"

@@ -1,0 +1,72 @@
+"""Status from observed Deployments: conditions, figures and transition times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynoform.api.conditions import find
+from dynoform.status import build_status
+from tests.factories import make_formation
+
+APPLIED = (True, "Applied", "ok")
+
+
+def deployment(replicas: int, ready: int, generation: int = 1, observed: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": generation},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "updatedReplicas": replicas,
+            "availableReplicas": ready,
+        },
+    }
+
+
+def test_ready_is_true_when_every_type_has_all_its_dynos_available() -> None:
+    f = make_formation(processes={"web": {"command": "a", "quantity": 2}})
+    st = build_status(f, {"web": deployment(2, 2)}, APPLIED, "t1")
+    ready = find(st.conditions, "Ready")
+    assert ready is not None
+    assert (ready.status, ready.reason) == ("True", "DynosAvailable")
+    assert st.formation == "web=2:standard-1x"
+    assert st.processes is not None
+    assert st.processes["web"].available == 2
+    assert st.observed_generation == 1
+
+
+def test_ready_is_false_while_dynos_are_rolling_out_and_names_the_type() -> None:
+    f = make_formation(processes={"web": {"command": "a", "quantity": 3}})
+    st = build_status(f, {"web": deployment(3, 1)}, APPLIED, "t1")
+    ready = find(st.conditions, "Ready")
+    assert ready is not None
+    assert ready.status == "False"
+    assert "web: 1/3 available" in ready.message
+
+
+def test_transition_time_moves_only_when_the_status_flips() -> None:
+    f = make_formation(processes={"web": {"command": "a", "quantity": 1}})
+    first = build_status(f, {"web": deployment(1, 0)}, APPLIED, "t1")
+    f2 = f.model_copy(update={"status": first})
+    second = build_status(f2, {"web": deployment(1, 0)}, APPLIED, "t2")
+    assert second == first
+    f3 = f.model_copy(update={"status": second})
+    third = build_status(f3, {"web": deployment(1, 1)}, APPLIED, "t3")
+    ready = find(third.conditions, "Ready")
+    assert ready is not None
+    assert (ready.status, ready.last_transition_time) == ("True", "t3")
+
+
+def test_a_spec_that_cannot_be_applied_keeps_the_last_figures_and_says_why() -> None:
+    f = make_formation(processes={"web": {"command": "a", "quantity": 1}})
+    good = build_status(f, {"web": deployment(1, 1)}, APPLIED, "t1")
+    f2 = f.model_copy(update={"status": good})
+    bad = build_status(f2, {}, (False, "UnknownSize", "No such size as huge"), "t2")
+    assert bad.processes == good.processes
+    reconciled = find(bad.conditions, "Reconciled")
+    assert reconciled is not None
+    assert (reconciled.status, reconciled.reason) == ("False", "UnknownSize")
+    ready = find(bad.conditions, "Ready")
+    assert ready is not None
+    assert ready.status == "False"
