@@ -43,7 +43,11 @@ test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on th
 demo: $(STAMP) binaries ## The main job: local cluster, operator, example formation spread across zones
 	@hack/demo.sh
 
+down: $(STAMP) ## Stop the demo's operator and the local control plane
+	@if [ -f .local/operator.pid ]; then kill "$$(cat .local/operator.pid)" 2>/dev/null || true; rm -f .local/operator.pid; fi
+	@$(PY) -m tests.localcluster down
+
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local
 
-.PHONY: help venv binaries cluster-up cluster-down crds lint test demo clean
+.PHONY: help venv binaries cluster-up cluster-down crds lint test demo down clean

@@ -46,6 +46,24 @@ DynoSizeResource = create_global_resource(GROUP, VERSION, "DynoSize", "dynosizes
 EventResource = create_namespaced_resource("", "v1", "Event", "events")
 WATCHED: dict[str, Any] = {**RESOURCES, "DynoSize": DynoSizeResource}
 
+# Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in
+# deploy/rbac.yaml and the chart must grant exactly these (tests/unit/test_rbac.py).
+_CHILD_VERBS = frozenset({"get", "list", "watch", "create", "patch", "delete"})
+PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
+    (GROUP, "formations"): frozenset({"get", "list", "watch"}),
+    (GROUP, "formations/status"): frozenset({"patch"}),
+    (GROUP, "dynosizes"): frozenset({"list", "watch"}),
+    ("apps", "deployments"): _CHILD_VERBS,
+    ("", "services"): _CHILD_VERBS,
+    ("policy", "poddisruptionbudgets"): _CHILD_VERBS,
+    ("", "events"): frozenset({"create"}),
+    # kopf: resource discovery, namespace scanning and peering.
+    ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset({"list", "watch"}),
+    ("", "namespaces"): frozenset({"list", "watch"}),
+    ("kopf.dev", "clusterkopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
+    ("kopf.dev", "kopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
+}
+
 
 class KubeError(Exception):
     """An API request failed; `transient` says whether trying again may help."""

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make demo`: a local control plane (unless KUBECONFIG is set), the CRDs, the operator, the
+# example app (web, worker, clock), its pods per zone, then web scaled to 6 (2 per zone).
+# Everything it starts keeps running so you can look around; `make down` stops it all.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=.venv/bin/python
+state=.local
+mkdir -p "$state"
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+if [ -z "${KUBECONFIG:-}" ]; then
+  step "Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+  $PY -m tests.localcluster up | tee "$state/cluster-up.log"
+  export KUBECONFIG
+  KUBECONFIG=$(tail -n1 "$state/cluster-up.log" | sed 's/^export KUBECONFIG=//')
+  # The pinned kubectl that was built with the control plane.
+  PATH="$($PY -c 'from tests.localcluster import binaries; print(binaries.component_dir("kubernetes"))'):$PATH"
+fi
+echo "KUBECONFIG=$KUBECONFIG"
+
+step "Installing the CRDs (Formation, DynoSize)"
+kubectl apply --server-side -f crds/
+kubectl wait --for=condition=Established --timeout=60s crd/formations.dyno.dev crd/dynosizes.dyno.dev
+
+step "Starting the operator (python -m dynoform), log in $state/operator.log"
+if [ -f "$state/operator.pid" ] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
+  echo "already running (pid $(cat "$state/operator.pid"))"
+else
+  nohup $PY -m dynoform --liveness http://127.0.0.1:18080/healthz >"$state/operator.log" 2>&1 &
+  echo $! >"$state/operator.pid"
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.2; done
+  echo "running (pid $(cat "$state/operator.pid"))"
+fi
+
+pods_per_zone() {
+  echo "pods of $1 per zone:"
+  kubectl get pods -l "dyno.dev/formation=$1" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.spec.nodeName}{" "}{.metadata.labels.dyno\.dev/process-type}{"\n"}{end}' |
+  while read -r node ptype; do
+    echo "$(kubectl get node "$node" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}') $ptype"
+  done | sort | uniq -c | awk '{printf "  %-8s %-8s %s dynos\n", $2, $3, $1}'
+}
+
+step "Applying examples/shop.yaml (web=3:standard-2x, worker=2, clock=1)"
+kubectl apply -f examples/shop.yaml
+kubectl wait --for=condition=Ready --timeout=120s formation/shop
+kubectl get formation shop
+kubectl get deployments,services,poddisruptionbudgets -l dyno.dev/formation=shop
+pods_per_zone shop
+
+step "Scaling web to 6 (like heroku ps:scale web=6)"
+kubectl patch formation shop --type merge -p '{"spec":{"processes":{"web":{"quantity":6}}}}'
+sleep 1
+kubectl wait --for=condition=Ready --timeout=120s formation/shop
+kubectl get formation shop
+pods_per_zone shop
+kubectl get events --field-selector involvedObject.name=shop,reason=Scaled -o custom-columns=WHEN:.lastTimestamp,MESSAGE:.message
+
+step "Done"
+cat <<MSG
+The cluster and the operator keep running. Try:
+  export KUBECONFIG=$KUBECONFIG
+  kubectl get formations
+  kubectl describe formation shop
+  kubectl scale deployment shop-clock --replicas=3   # set back to 1 within seconds
+Tear down: make down
+MSG
