@@ -46,7 +46,10 @@ def needs_apply(desired: dict[str, Any], observed: dict[str, Any] | None) -> boo
         return True
     want = desired["metadata"]["annotations"][HASH_ANNOTATION]
     have = (observed.get("metadata", {}).get("annotations") or {}).get(HASH_ANNOTATION)
-    return want != have or not is_subset(desired, observed)
+    # Items of a list response carry no apiVersion/kind; they name the object, they are not
+    # content, so they are left out of the comparison.
+    content = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
+    return want != have or not is_subset(content, observed)
 
 
 def is_subset(want: Any, have: Any) -> bool:

@@ -24,7 +24,12 @@ from typing import Any, TypeVar
 import httpx2 as httpx  # lightkube 1.0's HTTP client
 from lightkube import ALL_NS, AsyncClient
 from lightkube.core.exceptions import ApiError
-from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.core.resource_registry import resource_registry
+from lightkube.generic_resource import (
+    Generic,
+    create_global_resource,
+    create_namespaced_resource,
+)
 from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
@@ -34,16 +39,25 @@ log = logging.getLogger("dynoform.kube")
 FIELD_MANAGER = "dynoform"
 T = TypeVar("T")
 
+
+def generic(group: str, version: str, kind: str, plural: str, namespaced: bool = True) -> Any:
+    """A dict-based resource class; lightkube keeps one class per kind process-wide."""
+    api_version = f"{group}/{version}" if group else version
+    known = resource_registry.get(api_version, kind)
+    if known is not None and issubclass(known, Generic):
+        return known
+    create = create_namespaced_resource if namespaced else create_global_resource
+    return create(group, version, kind, plural)
+
+
 RESOURCES: dict[str, Any] = {
-    "Deployment": create_namespaced_resource("apps", "v1", "Deployment", "deployments"),
-    "Service": create_namespaced_resource("", "v1", "Service", "services"),
-    "PodDisruptionBudget": create_namespaced_resource(
-        "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"
-    ),
+    "Deployment": generic("apps", "v1", "Deployment", "deployments"),
+    "Service": generic("", "v1", "Service", "services"),
+    "PodDisruptionBudget": generic("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
 }
-FormationResource = create_namespaced_resource(GROUP, VERSION, "Formation", "formations")
-DynoSizeResource = create_global_resource(GROUP, VERSION, "DynoSize", "dynosizes")
-EventResource = create_namespaced_resource("", "v1", "Event", "events")
+FormationResource = generic(GROUP, VERSION, "Formation", "formations")
+DynoSizeResource = generic(GROUP, VERSION, "DynoSize", "dynosizes", namespaced=False)
+EventResource = generic("", "v1", "Event", "events")
 WATCHED: dict[str, Any] = {**RESOURCES, "DynoSize": DynoSizeResource}
 
 # Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in

@@ -48,6 +48,12 @@ def test_a_child_as_the_server_stores_it_needs_no_apply() -> None:
     assert not needs_apply(desired(), as_stored(desired()))
 
 
+def test_a_child_from_a_list_response_without_apiversion_and_kind_needs_no_apply() -> None:
+    obj = as_stored(desired())
+    del obj["apiVersion"], obj["kind"]
+    assert not needs_apply(desired(), obj)
+
+
 def test_a_child_scaled_by_hand_needs_an_apply() -> None:
     obj = as_stored(desired())
     obj["spec"]["replicas"] = 5

@@ -47,6 +47,13 @@ def test_the_printer_columns_show_formation_ready_and_age() -> None:
     assert [c["name"] for c in cols if not c.get("priority")] == ["Formation", "Ready", "Age"]
 
 
-def test_the_crd_files_parse_as_yaml() -> None:
-    for path in CRDS.glob("*.yaml"):
-        assert yaml.safe_load(path.read_text())["kind"] == "CustomResourceDefinition"
+def test_the_generated_files_are_two_crds_and_an_admission_policy() -> None:
+    kinds = sorted(
+        d["kind"] for p in CRDS.glob("*.yaml") for d in yaml.safe_load_all(p.read_text())
+    )
+    assert kinds == [
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]

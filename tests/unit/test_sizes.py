@@ -36,7 +36,7 @@ def test_an_unknown_size_is_refused_with_the_available_sizes_listed() -> None:
 @pytest.mark.parametrize("size", ["eco", "basic"])
 def test_eco_and_basic_cannot_run_more_than_one_dyno_per_type(size: str) -> None:
     f = make_formation(processes={"worker": {"command": "a", "size": size, "quantity": 2}})
-    with pytest.raises(SizeError, match="Cannot run more than 1 .* dyno per process type"):
+    with pytest.raises(SizeError, match=r"Cannot run more than 1 .* dyno per process type"):
         check(f.spec, Catalog())
 
 

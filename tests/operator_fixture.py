@@ -1,0 +1,127 @@
+"""Fixtures that run dynoform as users run it: CRDs and RBAC installed, `python -m dynoform`
+in a subprocess under its own least-privilege identity (local control plane), one namespace per
+test. The operator's writes are counted from the API server's audit log when the local control
+plane keeps one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lightkube import Client
+from lightkube.resources.core_v1 import Namespace
+
+from tests.kubehelp import eventually
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR_USER = "dynoform-operator"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Operator:
+    """The operator process: start, stop, kill -9, and its log."""
+
+    def __init__(self, kubeconfig: str, log_path: Path, resync: float = 5.0) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log_path
+        self.resync = resync
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = _free_port()
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
+        argv = [
+            sys.executable,
+            "-m",
+            "dynoform",
+            "--liveness",
+            f"http://127.0.0.1:{self.port}/healthz",
+            "--resync",
+            str(self.resync),
+        ]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        eventually(self._alive, timeout=30, interval=0.2, what="the operator's liveness endpoint")
+
+    def _alive(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the operator exited {self.proc.returncode}:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def errors(self) -> list[str]:
+        """Tracebacks and errors the operator logged (a healthy run has none)."""
+        text = self.log_path.read_text(errors="replace")
+        return [ln for ln in text.splitlines() if "Traceback" in ln or " ERROR " in ln]
+
+
+@pytest.fixture(scope="session")
+def installed(cluster):  # type: ignore[no-untyped-def]
+    """CRDs and the operator's RBAC installed in the cluster."""
+    cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/formations.dyno.dev",
+        "crd/dynosizes.dyno.dev",
+    )
+    cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def operator(installed, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """dynoform running for the session (as `dynoform-operator` on the local control plane)."""
+    local = installed.local
+    kubeconfig = str(local.kubeconfig_for(OPERATOR_USER)) if local else installed.kubeconfig
+    op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    op.start()
+    yield op
+    op.stop()
+    print(f"\n--- operator log tail ---\n{op.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def kube(installed) -> Client:  # type: ignore[no-untyped-def]
+    return Client(field_manager="dynoform-tests")
+
+
+@pytest.fixture
+def namespace(kube: Client) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (without waiting)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.create(Namespace.from_dict({"metadata": {"name": name}}))
+    yield name
+    kube.delete(Namespace, name)
