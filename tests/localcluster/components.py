@@ -1,0 +1,220 @@
+"""The command lines of etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
+
+Owns every flag the harness passes (pure functions of the binaries, the file layout and the
+ports), with the reason for each non-obvious one, the health URL of each component, and the file
+layout of a cluster (its etcd data lives on tmpfs; dirs left by killed owners are swept).
+Everything listens on 127.0.0.1 only, on ports picked when the cluster starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tests.localcluster.binaries import Binaries
+from tests.localcluster.processes import free_ports, running_cmdlines
+
+HOST = "127.0.0.1"
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.1/16"  # kwok's default /24 runs out after 254 Pods
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+CLUSTER_NAME = "dynoform-local"
+
+
+def first_service_ip(cidr: str = SERVICE_CIDR) -> str:
+    """The ClusterIP of the `kubernetes` Service (the apiserver's certificate must name it)."""
+    return str(next(ipaddress.ip_network(cidr).hosts()))
+
+
+@dataclass(frozen=True)
+class Ports:
+    etcd: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        return cls(*free_ports(len(fields(cls))))
+
+
+ETCD_DIR_PREFIX = "dynoform-etcd-"
+
+
+def tmpfs_dir() -> Path | None:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def sweep_stale_etcd_dirs(parent: Path, min_age: float = 60.0) -> list[Path]:
+    """Remove etcd data dirs no running process names (left by a killed owner; they hold RAM)."""
+    in_use = " ".join(running_cmdlines())
+    removed = []
+    for directory in parent.glob(f"{ETCD_DIR_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if str(directory) not in in_use and time.time() - directory.stat().st_mtime > min_age:
+                shutil.rmtree(directory)
+                removed.append(directory)
+    return removed
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one cluster keeps its files: `state_dir` and the etcd data dir (on tmpfs)."""
+
+    state_dir: Path
+    etcd_data: Path
+
+    @classmethod
+    def create(cls, state_dir: Path) -> Layout:
+        """Make `state_dir` and a fresh etcd data dir (in /dev/shm when it is writable)."""
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmpfs = tmpfs_dir()
+        if tmpfs is not None:
+            sweep_stale_etcd_dirs(tmpfs)
+        etcd_data = tempfile.mkdtemp(prefix=ETCD_DIR_PREFIX, dir=tmpfs or state_dir)
+        return cls(state_dir, Path(etcd_data))
+
+    @property
+    def pki(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    def kubeconfig(self, component: str) -> Path:
+        return self.state_dir / "kubeconfigs" / f"{component}.yaml"
+
+    @property
+    def scheduler_config(self) -> Path:
+        return self.state_dir / "kube-scheduler-config.yaml"
+
+
+def etcd(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
+    client, peer = f"http://{HOST}:{ports.etcd}", f"http://{HOST}:{ports.etcd_peer}"
+    return [
+        str(bins.path("etcd")),
+        "--name=dynoform",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        # Without an explicit peer URL etcd binds :2380, which a second cluster would clash on.
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=dynoform={peer}",
+        "--unsafe-no-fsync",  # throwaway data on tmpfs: durability buys nothing here
+        "--log-level=warn",
+    ]
+
+
+def apiserver(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
+    pki = layout.pki
+    return [
+        str(bins.path("kube-apiserver")),
+        f"--etcd-servers=http://{HOST}:{ports.etcd}",
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.apiserver}",
+        # Both together: without them the apiserver wants a default route for its advertised
+        # address, and with the address alone it writes Endpoints nobody can use.
+        f"--advertise-address={HOST}",
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        "--authorization-mode=RBAC",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--allow-privileged=true",
+        "--profiling=false",
+    ]
+
+
+def controller_manager(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
+    pki, kubeconfig = layout.pki, layout.kubeconfig("kube-controller-manager")
+    return [
+        str(bins.path("kube-controller-manager")),
+        f"--kubeconfig={kubeconfig}",
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.controller_manager}",
+        "--controllers=*",
+        "--leader-elect=false",
+        f"--cluster-name={CLUSTER_NAME}",
+        f"--root-ca-file={pki / 'ca.crt'}",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        "--use-service-account-credentials=true",  # each controller under its own RBAC role
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        # The node-lifecycle controller lifts the not-ready taint; check Nodes often.
+        "--node-monitor-period=2s",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
+        "--profiling=false",
+    ]
+
+
+def scheduler_config(layout: Layout) -> dict[str, Any]:
+    """With --config the scheduler ignores --kubeconfig: the path goes in clientConnection."""
+    return {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {
+            "kubeconfig": str(layout.kubeconfig("kube-scheduler")),
+            "qps": 500,
+            "burst": 1000,
+        },
+        "leaderElection": {"leaderElect": False},
+    }
+
+
+def scheduler(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
+    return [
+        str(bins.path("kube-scheduler")),
+        f"--config={layout.scheduler_config}",
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.scheduler}",
+        "--profiling=false",
+    ]
+
+
+def kwok_stage_files(bins: Binaries) -> list[Path]:
+    """The upstream Stage files that build-binaries.sh ships beside the kwok binary."""
+    stages = sorted((bins.dir("kwok") / "stages").glob("*.yaml"))
+    if not stages:
+        raise FileNotFoundError(f"no kwok stages in {bins.dir('kwok') / 'stages'}")
+    return stages
+
+
+def kwok(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
+    # kwok v0.8.0 exits with "no stages found" without Stage configuration; --config repeats.
+    configs = [f"--config={stage}" for stage in kwok_stage_files(bins)]
+    return [
+        str(bins.path("kwok")),
+        f"--kubeconfig={layout.kubeconfig('kwok')}",
+        *configs,
+        "--manage-all-nodes=true",
+        f"--cidr={POD_CIDR}",
+        f"--server-address={HOST}:{ports.kwok}",
+    ]
+
+
+def health_url(name: str, ports: Ports) -> str:
+    """Where each component reports health (etcd and kwok over HTTP, the rest over HTTPS)."""
+    return {
+        "etcd": f"http://{HOST}:{ports.etcd}/health",
+        "kube-apiserver": f"https://{HOST}:{ports.apiserver}/readyz",
+        "kube-controller-manager": f"https://{HOST}:{ports.controller_manager}/healthz",
+        "kube-scheduler": f"https://{HOST}:{ports.scheduler}/healthz",
+        "kwok": f"http://{HOST}:{ports.kwok}/healthz",
+    }[name]
