@@ -32,8 +32,8 @@ crds: $(STAMP) ## Regenerate crds/ from the pydantic models
 	$(PY) -m dynoform.crd crds/
 
 lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contract
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/ruff format --check operator tests
 	$(VENV)/bin/mypy operator/dynoform tests/localcluster
 	$(VENV)/bin/lint-imports
 

@@ -23,7 +23,7 @@ from dynoform.builders.formation import build_children
 from dynoform.builders.meta import CHILD_SELECTOR
 from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
 from dynoform.compare import needs_apply, stamp
-from dynoform.kube import RESOURCES, Kube, KubeError
+from dynoform.kube import RESOURCES, Kube, KubeError, NotFound
 from dynoform.sizes import Catalog, SizeError, check
 from dynoform.status import build_status, scale_message
 from dynoform.workqueue import WorkQueue
@@ -205,7 +205,10 @@ class Controller:
         if new.wire() == old.wire():
             return
         ns, name = key_of(body)
-        await self.kube.apply_status(name, ns, new.wire())
+        try:
+            await self.kube.apply_status(name, ns, new.wire())
+        except NotFound:
+            return  # Deleted meanwhile: its DELETED event drops it from the cache.
         body["status"] = new.wire()  # Our cache now; the watch event will agree.
         await self._events(body, old, new, formation, outcome)
 
@@ -218,11 +221,19 @@ class Controller:
         outcome: tuple[bool, str, str],
     ) -> None:
         if formation is not None and new.formation != old.formation:
-            await self.kube.event(body, "Scaled", scale_message(formation))
+            await self._event(body, "Scaled", scale_message(formation), "Normal")
         ok, reason, message = outcome
         was = c.find(old.conditions, c.RECONCILED)
         if not ok and (was is None or was.reason != reason or was.message != message):
-            await self.kube.event(body, reason, message, "Warning")
+            await self._event(body, reason, message, "Warning")
+
+    async def _event(self, body: Obj, reason: str, message: str, etype: str) -> None:
+        # Events are best effort, as everywhere in Kubernetes: one that cannot be recorded (a
+        # namespace being deleted, say) must not fail the reconcile that already succeeded.
+        try:
+            await self.kube.event(body, reason, message, etype)
+        except KubeError as exc:
+            log.warning("Event %s not recorded for %s/%s: %s", reason, *key_of(body), exc)
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:
         kids = self.cache.children.get((formation.namespace, formation.name), {})

@@ -80,7 +80,7 @@ REJECTED = [
         id="a config var name starting with a digit",
     ),
     pytest.param(
-        body_with(name="a" * 40, processes={"urgent-worker-queue": {"command": "a"}}),
+        body_with(name="a" * 45, processes={"urgent-worker-queue": {"command": "a"}}),
         "must fit in 63 characters",
         id="a child name too long for a Service",
     ),
