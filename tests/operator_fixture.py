@@ -20,6 +20,7 @@ import pytest
 from lightkube import Client
 from lightkube.resources.core_v1 import Namespace
 
+from tests.audit import AuditLog
 from tests.kubehelp import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,11 +36,12 @@ def _free_port() -> int:
 class Operator:
     """The operator process: start, stop, kill -9, and its log."""
 
-    def __init__(self, kubeconfig: str, log_path: Path, resync: float = 5.0) -> None:
+    def __init__(self, kubeconfig: str, log_path: Path, resync: float = 2.0) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.resync = resync
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
         self.port = _free_port()
 
     def start(self) -> None:
@@ -53,6 +55,9 @@ class Operator:
             "--resync",
             str(self.resync),
         ]
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        if os.environ.get("DYNOFORM_TEST_VERBOSE"):  # debug logs of the operator under test
+            argv.append("-v")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         eventually(self._alive, timeout=30, interval=0.2, what="the operator's liveness endpoint")
@@ -76,6 +81,11 @@ class Operator:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    def log_since_start(self) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode(errors="replace")
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -111,6 +121,14 @@ def operator(installed, tmp_path_factory):  # type: ignore[no-untyped-def]
     yield op
     op.stop()
     print(f"\n--- operator log tail ---\n{op.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def audit(installed) -> AuditLog:  # type: ignore[no-untyped-def]
+    """The local API server's audit log of writes (only the local control plane keeps one)."""
+    if installed.local is None:
+        pytest.skip("counting writes needs the local control plane's audit log")
+    return AuditLog(installed.local.layout.audit_log)
 
 
 @pytest.fixture(scope="session")

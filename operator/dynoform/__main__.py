@@ -38,6 +38,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     kopf.configure(verbose=args.verbose)  # kopf installs the log handler and format.
+    logging.getLogger("dynoform").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not args.verbose:
         # One line per HTTP request and per handled event drowns what matters ("Applied ...").
         logging.getLogger("httpx2").setLevel(logging.WARNING)

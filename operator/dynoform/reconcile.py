@@ -68,6 +68,7 @@ class Controller:
         self._synced["DynoSize"] = asyncio.Event()
         self._spawn(self.kube.inform("DynoSize", {}, self._replace, self._size_event))
         self._spawn(self._resync())
+        self._spawn(self._announce_sync())
         self.queue.start()
 
     def _spawn(self, coro: Any) -> None:
@@ -81,6 +82,16 @@ class Controller:
 
     async def wait_synced(self) -> None:
         await asyncio.gather(*(e.wait() for e in self._synced.values()))
+
+    async def _announce_sync(self) -> None:
+        await self.wait_synced()
+        kids = sum(len(k) for k in self.cache.children.values())
+        log.info(
+            "Caches synced: %d formations, %d children, %d dyno sizes",
+            len(self.cache.formations),
+            kids,
+            len(self.cache.sizes),
+        )
 
     async def _resync(self) -> None:
         while True:
@@ -202,14 +213,16 @@ class Controller:
         current = formation or _status_only(body, old)
         deployments = self._deployments(current) if formation else {}
         new = build_status(current, deployments, outcome, self.now())
-        if new.wire() == old.wire():
+        before, after = old.wire(), new.wire()
+        if after == before:
             return
         ns, name = key_of(body)
+        log.debug("Status of %s/%s changed: %s", ns, name, _changed(before, after))
         try:
-            await self.kube.apply_status(name, ns, new.wire())
+            await self.kube.apply_status(name, ns, after)
         except NotFound:
             return  # Deleted meanwhile: its DELETED event drops it from the cache.
-        body["status"] = new.wire()  # Our cache now; the watch event will agree.
+        body["status"] = after  # Our cache now; the watch event will agree.
         await self._events(body, old, new, formation, outcome)
 
     async def _events(
@@ -243,6 +256,10 @@ class Controller:
             if dep is not None:
                 out[ptype] = dep
         return out
+
+
+def _changed(before: Obj, after: Obj) -> Obj:
+    return {k: after.get(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
 
 
 def _ck(body: Obj) -> ChildKey:

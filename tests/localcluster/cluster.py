@@ -188,6 +188,7 @@ class LocalCluster:
             )
         config = components.scheduler_config(layout)
         layout.scheduler_config.write_text(yaml.safe_dump(config))
+        layout.audit_policy.write_text(yaml.safe_dump(components.audit_policy()))
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = self.layout.logs / f"{name}.log"

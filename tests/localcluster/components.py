@@ -99,6 +99,26 @@ class Layout:
     def scheduler_config(self) -> Path:
         return self.state_dir / "kube-scheduler-config.yaml"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.state_dir / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
+
+
+def audit_policy() -> dict[str, Any]:
+    """Record every write (who, what, verb, code) and nothing else: tests and benchmarks count
+    a client's writes from it, as the API server saw them."""
+    writes = ["create", "update", "patch", "delete", "deletecollection"]
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata", "verbs": writes}, {"level": "None"}],
+    }
+
 
 def etcd(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
     client, peer = f"http://{HOST}:{ports.etcd}", f"http://{HOST}:{ports.etcd_peer}"
@@ -138,6 +158,10 @@ def apiserver(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
         "--profiling=false",
+        f"--audit-policy-file={layout.audit_policy}",
+        f"--audit-log-path={layout.audit_log}",
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",  # a write is in the log when its response is sent
     ]
 
 
@@ -204,6 +228,11 @@ def kwok(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         *configs,
         "--manage-all-nodes=true",
+        # The heartbeat-with-lease stage updates Node status rarely and relies on Leases for
+        # liveness, but kwok renews Leases only when this is set. Without it the node-lifecycle
+        # controller finds no heartbeat, marks every Pod NotReady after ~50 s, and kwok never
+        # makes them Ready again.
+        "--node-lease-duration-seconds=40",
         f"--cidr={POD_CIDR}",
         f"--server-address={HOST}:{ports.kwok}",
     ]

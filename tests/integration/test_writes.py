@@ -1,0 +1,102 @@
+"""Writes counted at the API server: none when in sync, none on restart; deletes need no operator.
+
+Run after test_operator.py's behaviours, against the same operator (resync every 2 s here).
+"""
+
+from __future__ import annotations
+
+import time
+
+from lightkube import Client
+
+from tests.audit import AuditLog
+from tests.integration.test_operator import create, wait_ready
+from tests.kubehelp import Deployment, eventually, names
+from tests.operator_fixture import OPERATOR_USER
+
+
+def settled(audit: AuditLog, namespace: str, quiet: float = 1.5) -> None:
+    """Wait until the operator has made no write in `namespace` for `quiet` seconds."""
+
+    def quiet_now() -> bool:
+        mark = audit.mark()
+        time.sleep(quiet)
+        return not audit.writes_since(mark, OPERATOR_USER, namespace)
+
+    eventually(quiet_now, timeout=30, interval=0, what="the operator to stop writing")
+
+
+def test_a_converged_formation_costs_no_write_across_resyncs(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    create(installed, namespace)
+    wait_ready(kube, namespace)
+    settled(audit, namespace)
+    mark = audit.mark()
+    time.sleep(3 * operator.resync)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    assert writes == [], [str(w) for w in writes]
+
+
+def test_a_scale_costs_exactly_the_writes_it_needs(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    create(installed, namespace)
+    wait_ready(kube, namespace)
+    settled(audit, namespace)
+    mark = audit.mark()
+    installed.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "formation/shop",
+        "--type=merge",
+        "-p",
+        '{"spec":{"processes":{"worker":{"quantity":3}}}}',
+    )
+    wait_ready(kube, namespace)
+    settled(audit, namespace)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    children = {
+        (w.verb, w.resource, w.name)
+        for w in writes
+        if w.resource != "formations/status" and w.resource != "events"
+    }
+    # worker goes from 1 to 3 dynos: its Deployment changes and it now earns a PDB.
+    assert children == {
+        ("patch", "deployments", "shop-worker"),
+        ("patch", "poddisruptionbudgets", "shop-worker"),
+    }
+    assert [(w.verb, w.code) for w in writes if w.resource == "events"] == [("create", 201)]
+
+
+def test_restarting_the_operator_costs_no_write(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    create(installed, namespace)
+    wait_ready(kube, namespace)
+    settled(audit, namespace)
+    operator.stop()
+    mark = audit.mark()
+    operator.start()
+    eventually(lambda: "Caches synced" in operator.log_since_start(), what="caches synced")
+    time.sleep(2 * operator.resync)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    assert writes == [], [str(w) for w in writes]
+
+
+def test_a_formation_deleted_while_the_operator_is_down_still_takes_its_children(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    create(installed, namespace)
+    wait_ready(kube, namespace)
+    operator.stop()
+    try:
+        installed.kubectl("delete", "-n", namespace, "formation/shop", "--timeout=20s")
+        eventually(
+            lambda: not names(kube, Deployment, namespace),
+            timeout=30,
+            what="children garbage collected with no operator running",
+        )
+    finally:
+        operator.start()
