@@ -4,8 +4,9 @@
 # Everything it starts keeps running so you can look around; `make down` stops it all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PY=.venv/bin/python
-state=.local
+PY=${PY:-.venv/bin/python}
+state=${DYNOFORM_STATE:-.local}        # where the operator's pid and log go
+port=${DYNOFORM_DEMO_PORT:-18080}      # the operator's liveness endpoint
 mkdir -p "$state"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -27,9 +28,9 @@ step "Starting the operator (python -m dynoform), log in $state/operator.log"
 if [ -f "$state/operator.pid" ] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
   echo "already running (pid $(cat "$state/operator.pid"))"
 else
-  nohup $PY -m dynoform --liveness http://127.0.0.1:18080/healthz >"$state/operator.log" 2>&1 &
+  nohup $PY -m dynoform --liveness "http://127.0.0.1:$port/healthz" >"$state/operator.log" 2>&1 &
   echo $! >"$state/operator.pid"
-  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   echo "running (pid $(cat "$state/operator.pid"))"
 fi
 
@@ -39,20 +40,27 @@ pods_per_zone() {
     -o jsonpath='{range .items[*]}{.spec.nodeName}{" "}{.metadata.labels.dyno\.dev/process-type}{"\n"}{end}' |
   while read -r node ptype; do
     echo "$(kubectl get node "$node" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/zone}') $ptype"
-  done | sort | uniq -c | awk '{printf "  %-8s %-8s %s dynos\n", $2, $3, $1}'
+  done | sort | uniq -c | awk '{printf "  %-8s %-8s %s dyno%s\n", $2, $3, $1, ($1 == 1 ? "" : "s")}'
+}
+
+# Ready for the spec just applied: the operator has observed this generation and says Ready.
+wait_ready() {
+  local gen
+  gen=$(kubectl get formation "$1" -o jsonpath='{.metadata.generation}')
+  kubectl wait --for=jsonpath='{.status.observedGeneration}'="$gen" --timeout=60s "formation/$1" >/dev/null
+  kubectl wait --for=condition=Ready --timeout=120s "formation/$1"
 }
 
 step "Applying examples/shop.yaml (web=3:standard-2x, worker=2, clock=1)"
 kubectl apply -f examples/shop.yaml
-kubectl wait --for=condition=Ready --timeout=120s formation/shop
+wait_ready shop
 kubectl get formation shop
 kubectl get deployments,services,poddisruptionbudgets -l dyno.dev/formation=shop
 pods_per_zone shop
 
 step "Scaling web to 6 (like heroku ps:scale web=6)"
 kubectl patch formation shop --type merge -p '{"spec":{"processes":{"web":{"quantity":6}}}}'
-sleep 1
-kubectl wait --for=condition=Ready --timeout=120s formation/shop
+wait_ready shop
 kubectl get formation shop
 pods_per_zone shop
 kubectl get events --field-selector involvedObject.name=shop,reason=Scaled -o custom-columns=WHEN:.lastTimestamp,MESSAGE:.message
@@ -60,7 +68,7 @@ kubectl get events --field-selector involvedObject.name=shop,reason=Scaled -o cu
 step "Done"
 cat <<MSG
 The cluster and the operator keep running. Try:
-  export KUBECONFIG=$KUBECONFIG
+  export KUBECONFIG=$KUBECONFIG PATH=$(dirname "$(command -v kubectl)"):\$PATH
   kubectl get formations
   kubectl describe formation shop
   kubectl scale deployment shop-clock --replicas=3   # set back to 1 within seconds

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.v1alpha1 import Toleration
 from dynoform.builders.formation import build_children
-from dynoform.sizes import Catalog, check
+from dynoform.sizes import BUILTIN, Catalog, check
 from tests.factories import make_formation
 
 
@@ -132,3 +133,46 @@ def test_children_carry_the_recommended_labels_and_a_controller_owner_reference(
     assert ref["uid"] == "uid-1"
     assert ref["controller"] is True
     assert ref["blockOwnerDeletion"] is True
+
+
+def test_secrets_and_config_maps_become_config_vars_and_pull_secrets_are_passed() -> None:
+    kids = children(
+        envFrom=[
+            {"secretRef": {"name": "shop-secrets"}},
+            {"configMapRef": {"name": "cfg"}, "prefix": "CFG_"},
+        ],
+        imagePullSecrets=[{"name": "registry"}],
+    )
+    p = pod(kids, "shop-web")
+    assert p["containers"][0]["envFrom"] == [
+        {"secretRef": {"name": "shop-secrets"}},
+        {"configMapRef": {"name": "cfg"}, "prefix": "CFG_"},
+    ]
+    assert p["imagePullSecrets"] == [{"name": "registry"}]
+
+
+TOLERATION = Toleration(key="dyno.dev/dedicated", operator="Exists", effect="NoSchedule")
+
+
+def test_a_dedicated_size_places_dynos_on_its_nodes() -> None:
+    dedicated = BUILTIN["performance-l"].model_copy(
+        update={
+            "node_selector": {"dyno.dev/pool": "dedicated"},
+            "tolerations": [
+                Toleration(key="dyno.dev/dedicated", operator="Exists", effect="NoSchedule")
+            ],
+        }
+    )
+    f = make_formation(processes={"web": {"command": "a", "size": "performance-l"}})
+    (dep, *_) = build_children(f, {"web": dedicated})
+    spec = dep["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"dyno.dev/pool": "dedicated"}
+    assert spec["tolerations"] == [
+        {"key": "dyno.dev/dedicated", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+
+
+def test_security_overrides_reach_the_pod() -> None:
+    p = pod(children(security={"runAsUser": 1000, "readOnlyRootFilesystem": True}), "shop-web")
+    assert p["securityContext"]["runAsUser"] == 1000
+    assert p["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
