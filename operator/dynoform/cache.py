@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec
+from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
 from dynoform.builders.meta import LABEL_FORMATION
 
 Key = tuple[str, str]  # (namespace, formation name)
@@ -67,7 +67,6 @@ class Cache:
             self.children[owner].pop(ck, None)
         touched = {owner for owner, _ in before}
         for obj in objs:
-            obj.setdefault("kind", kind)
             new_owner = self.set_child(obj)
             if new_owner is not None:
                 touched.add(new_owner)
@@ -95,7 +94,7 @@ class Cache:
             key
             for key, f in self.formations.items()
             if any(
-                (p or {}).get("size", "standard-1x") == name
+                (p or {}).get("size", DEFAULT_SIZE) == name
                 for p in ((f.get("spec") or {}).get("processes") or {}).values()
             )
         ]

@@ -254,7 +254,8 @@ class Kube:
                 listing = self.client.list(  # type: ignore[call-overload]
                     res, labels=selector or None, chunk_size=500, **scope
                 )
-                objects = [trim(o) async for o in listing]
+                # List items carry no kind; watch events do. Give every object its kind.
+                objects = [{**trim(o), "kind": kind} async for o in listing]
                 replace(kind, objects)
                 failures = 0
                 async for etype, obj in self.client.watch(  # type: ignore[call-overload]

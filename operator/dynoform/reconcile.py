@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from dynoform.api import conditions as c
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus
 from dynoform.builders.formation import build_children
-from dynoform.builders.meta import CHILD_SELECTOR
+from dynoform.builders.meta import CHILD_LABELS
 from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
 from dynoform.compare import needs_apply, stamp
 from dynoform.kube import RESOURCES, Kube, KubeError, NotFound
@@ -59,11 +59,12 @@ class Controller:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        selector = dict([CHILD_SELECTOR.split("=")])
         for kind in CHILD_KINDS:
             self._synced[kind] = asyncio.Event()
             self._spawn(
-                self.kube.inform(kind, selector, self._replace, self._child_event, self.namespace)
+                self.kube.inform(
+                    kind, CHILD_LABELS, self._replace, self._child_event, self.namespace
+                )
             )
         self._synced["DynoSize"] = asyncio.Event()
         self._spawn(self.kube.inform("DynoSize", {}, self._replace, self._size_event))
@@ -123,7 +124,6 @@ class Controller:
             self.queue.add(key)
 
     def _child_event(self, etype: str, obj: Obj) -> None:
-        obj.setdefault("kind", _kind_of(obj))
         owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
         if owner is not None and owner in self.cache.formations:
             self.queue.add(owner)
@@ -278,13 +278,6 @@ def _generation(obj: Obj) -> Any:
 
 def _uid(obj: Obj) -> Any:
     return obj["metadata"].get("uid")
-
-
-def _kind_of(obj: Obj) -> str:
-    api = obj.get("apiVersion", "")
-    if api.startswith("apps/"):
-        return "Deployment"
-    return "PodDisruptionBudget" if api.startswith("policy/") else "Service"
 
 
 def _parse_status(body: Obj) -> FormationStatus:

@@ -81,7 +81,7 @@ REJECTED = [
     ),
     pytest.param(
         body_with(name="a" * 45, processes={"urgent-worker-queue": {"command": "a"}}),
-        "must fit in 63 characters",
+        "spec.processes: Invalid value: '<formation>-<type>' names each Deployment and Service",
         id="a child name too long for a Service",
     ),
     pytest.param(

@@ -307,11 +307,13 @@ FORMATION_ROOT_RULES: list[JsonValue] = [
         f"self.metadata.name.matches('{PROCESS_TYPE_PATTERN}')",
         "a Formation's name must be a DNS label (lowercase letters, digits and '-', starting "
         "with a letter): it prefixes its Deployments and Services",
+        fieldPath=".metadata.name",
     ),
     _cel(
         f"self.spec.processes.all(t, size(self.metadata.name) + size(t) < {NAME_MAX})",
         f"'<formation>-<type>' names each Deployment and Service and must fit in {NAME_MAX} "
         "characters: shorten the Formation's name or the process type",
+        fieldPath=".spec.processes",
     ),
 ]
 

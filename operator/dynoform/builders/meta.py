@@ -11,8 +11,8 @@ LABEL_FORMATION = "dyno.dev/formation"
 LABEL_TYPE = "dyno.dev/process-type"
 LABEL_SIZE = "dyno.dev/size"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-# The selector every watch of our children uses (server-side filtering).
-CHILD_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+# The label selector every watch of our children uses (filtered server-side).
+CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
 
 Manifest = dict[str, Any]
 
