@@ -335,3 +335,32 @@ def test_deleting_a_formation_removes_its_children(
 
 def test_the_operator_logged_no_error(operator) -> None:
     assert operator.errors() == [], operator.log_tail()
+
+
+def test_without_the_admission_policy_a_bad_process_type_name_is_refused_by_the_operator(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    binding = "validatingadmissionpolicybinding/formations.dyno.dev"
+    saved = installed.kubectl("get", binding, "-o", "yaml").stdout
+    installed.kubectl("delete", binding)
+    try:
+        body = formation_body(
+            name="shop",
+            namespace=namespace,
+            processes={"web": {"command": "a"}, "Bad_Type": {"command": "b"}},
+        )
+        # The admission plugin learns of the removed binding through its own watch.
+        eventually(
+            lambda: apply_yaml(installed.kubectl, body, check=False).returncode == 0,
+            what="the Formation accepted once the policy binding is gone",
+        )
+
+        def refused() -> dict[str, Any] | None:
+            c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
+            return c if c and c["reason"] == "InvalidSpec" else None
+
+        c = eventually(refused, what="Reconciled=False InvalidSpec")
+        assert "Bad_Type" in c["message"]
+        assert names(kube, Deployment, namespace) == set()  # nothing half-applied
+    finally:
+        installed.kubectl("apply", "-f", "-", input=saved)

@@ -307,7 +307,6 @@ FORMATION_ROOT_RULES: list[JsonValue] = [
         f"self.metadata.name.matches('{PROCESS_TYPE_PATTERN}')",
         "a Formation's name must be a DNS label (lowercase letters, digits and '-', starting "
         "with a letter): it prefixes its Deployments and Services",
-        fieldPath=".metadata.name",
     ),
     _cel(
         f"self.spec.processes.all(t, size(self.metadata.name) + size(t) < {NAME_MAX})",
