@@ -28,7 +28,7 @@ step "Starting the operator (python -m dynoform), log in $state/operator.log"
 if [ -f "$state/operator.pid" ] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
   echo "already running (pid $(cat "$state/operator.pid"))"
 else
-  nohup $PY -m dynoform --liveness "http://127.0.0.1:$port/healthz" >"$state/operator.log" 2>&1 &
+  nohup $PY -m dynoform --liveness "http://127.0.0.1:$port/healthz" --webhook-port 0 >"$state/operator.log" 2>&1 &
   echo $! >"$state/operator.pid"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   echo "running (pid $(cat "$state/operator.pid"))"

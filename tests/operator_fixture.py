@@ -14,6 +14,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,8 @@ class Operator:
             f"http://127.0.0.1:{self.port}/healthz",
             "--resync",
             str(self.resync),
+            "--webhook-port",  # admission webhooks on 127.0.0.1, any free port
+            "0",
         ]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         if os.environ.get("DYNOFORM_TEST_VERBOSE"):  # debug logs of the operator under test
@@ -81,6 +84,15 @@ class Operator:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The operator stopped for the block (its webhooks then fail and are ignored)."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     def log_since_start(self) -> str:
         with self.log_path.open("rb") as f:

@@ -31,6 +31,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--resync", type=float, default=300.0, help="Seconds between full resyncs (default 300)."
     )
+    p.add_argument(
+        "--webhook-port",
+        type=int,
+        metavar="PORT",
+        help="Serve the admission webhooks on https://127.0.0.1:PORT (0: any free port) with a "
+        "self-signed certificate, and register them (local use; the Helm chart wires its own).",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="Log every reconcile step.")
     return p.parse_args(argv)
 
@@ -43,11 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         # One line per HTTP request and per handled event drowns what matters ("Applied ...").
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    import dynoform.handlers  # noqa: F401  (registers the handlers)
+    import dynoform.handlers  # registers the handlers
+
+    if args.webhook_port is not None:
+        # kopf refuses admission handlers without a server, so they register only on demand.
+        import dynoform.webhooks  # noqa: F401
 
     memo = kopf.Memo(
         namespace=args.namespace,
         resync_seconds=args.resync,
+        webhook_port=args.webhook_port,
         # Equal priorities would pause every replica: derive a unique one.
         priority=int(os.environ.get("DYNOFORM_PRIORITY", uuid.uuid4().int % 10_000)),
     )

@@ -9,10 +9,14 @@ informers (dynoform.kube), which tell exactly when their initial listing has loa
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import kopf
 
+from dynoform import tls
 from dynoform.api.v1alpha1 import GROUP, VERSION
 from dynoform.kube import Kube
 from dynoform.reconcile import Controller
@@ -32,6 +36,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     settings.peering.priority = memo.get("priority", 0)
     settings.peering.lifetime = 15
+    if memo.get("webhook_port") is not None:
+        _serve_webhooks(settings, memo)
     controller = Controller(
         Kube(),
         namespace=memo.get("namespace"),
@@ -41,12 +47,30 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["controller"] = controller
 
 
+def _serve_webhooks(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """Local use: serve on 127.0.0.1 with a self-signed certificate; kopf keeps the
+    Validating/MutatingWebhookConfiguration named dyno.dev pointing at us."""
+    memo["webhook_dir"] = Path(tempfile.mkdtemp(prefix="dynoform-webhook-"))
+    cert = tls.self_signed(memo["webhook_dir"])
+    settings.admission.server = kopf.WebhookServer(
+        addr="127.0.0.1",
+        host="127.0.0.1",
+        port=memo["webhook_port"] or None,  # 0: any free port
+        certfile=str(cert.certfile),
+        pkeyfile=str(cert.keyfile),
+        cadata=cert.ca_pem,
+    )
+    settings.admission.managed = GROUP
+
+
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     controller: Controller | None = memo.get("controller")
     if controller is not None:
         await controller.stop()
         await controller.kube.close()
+    if memo.get("webhook_dir"):
+        shutil.rmtree(memo["webhook_dir"], ignore_errors=True)
 
 
 @kopf.on.event(GROUP, VERSION, "formations")

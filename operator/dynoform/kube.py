@@ -76,6 +76,13 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("", "namespaces"): frozenset({"list", "watch"}),
     ("kopf.dev", "clusterkopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
     ("kopf.dev", "kopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
+    # kopf, when it manages the admission webhooks' configurations (--webhook-port).
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): frozenset(
+        {"create", "patch"}
+    ),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): frozenset(
+        {"create", "patch"}
+    ),
 }
 
 

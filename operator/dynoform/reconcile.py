@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dynoform.admission import changed_by
 from dynoform.api import conditions as c
-from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus
+from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, describe
 from dynoform.builders.formation import build_children
 from dynoform.builders.meta import CHILD_LABELS
 from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
@@ -147,7 +148,7 @@ class Controller:
             formation = Formation.model_validate(body)
             sizes = check(formation.spec, Catalog(self.cache.sizes))
         except ValidationError as exc:
-            await self._report(body, (False, c.INVALID_SPEC, _first_error(exc)))
+            await self._report(body, (False, c.INVALID_SPEC, describe(exc)))
             return
         except SizeError as exc:
             await self._report(body, (False, exc.reason, str(exc)))
@@ -212,7 +213,8 @@ class Controller:
         old = _parse_status(body)
         current = formation or _status_only(body, old)
         deployments = self._deployments(current) if formation else {}
-        new = build_status(current, deployments, outcome, self.now())
+        by = changed_by(formation) if formation else None
+        new = build_status(current, deployments, outcome, self.now(), by)
         before, after = old.wire(), new.wire()
         if after == before:
             return
@@ -234,7 +236,8 @@ class Controller:
         outcome: tuple[bool, str, str],
     ) -> None:
         if formation is not None and new.formation != old.formation:
-            await self._event(body, "Scaled", scale_message(formation), "Normal")
+            message = scale_message(formation, changed_by(formation))
+            await self._event(body, "Scaled", message, "Normal")
         ok, reason, message = outcome
         was = c.find(old.conditions, c.RECONCILED)
         if not ok and (was is None or was.reason != reason or was.message != message):
@@ -290,9 +293,3 @@ def _parse_status(body: Obj) -> FormationStatus:
 def _status_only(body: Obj, status: FormationStatus) -> Formation:
     """A stand-in Formation for a spec that does not parse: only identity and status count."""
     return Formation.model_construct(metadata=body["metadata"], status=status)  # type: ignore[call-arg]
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"spec is invalid at {where}: {err['msg']}"

@@ -92,7 +92,24 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
             )
         _check_quantity(ptype, size_name, spec.quantity_of(ptype), size, catalog)
         resolved[ptype] = size
+    _check_tiers(spec, resolved, catalog)
     return resolved
+
+
+# Heroku: an app on Eco dynos uses only Eco dynos, one on Basic only Basic; the professional
+# tiers (standard, performance, and an admin's own) mix freely.
+EXCLUSIVE_TIERS = ("eco", "basic")
+
+
+def _check_tiers(spec: FormationSpec, sizes: dict[str, DynoSizeSpec], catalog: Catalog) -> None:
+    tiers = {size.tier for size in sizes.values()}
+    if tiers & set(EXCLUSIVE_TIERS) and len(tiers) > 1:
+        used = sorted({spec.processes[t].size for t in sizes}, key=_catalog_order)
+        names = [catalog.display(n) for n in used]
+        raise SizeError(
+            "IncompatibleSizes",
+            f"Cannot use the following dyno types in the same app: {_and_list(names)}",
+        )
 
 
 def _check_quantity(

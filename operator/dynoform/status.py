@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from dynoform.api import conditions as c
-from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus, ProcessStatus
+from dynoform.api.v1alpha1 import (
+    HISTORY_MAX,
+    Condition,
+    Formation,
+    FormationChange,
+    FormationStatus,
+    ProcessStatus,
+)
 
 
 def summary(formation: Formation) -> str:
@@ -22,10 +29,14 @@ def summary(formation: Formation) -> str:
     )
 
 
-def scale_message(formation: Formation) -> str:
-    """Heroku's log line for a formation change: `Scale to web=3, worker=2`."""
+def scale_message(formation: Formation, by: str | None = None) -> str:
+    """Heroku's log line for a formation change: `Scale to web=3, worker=2 by alice@example.com`.
+
+    The user is left out when no admission stamp vouches for it.
+    """
     spec = formation.spec
-    return "Scale to " + ", ".join(f"{t}={spec.quantity_of(t)}" for t in sorted(spec.processes))
+    line = "Scale to " + ", ".join(f"{t}={spec.quantity_of(t)}" for t in sorted(spec.processes))
+    return f"{line} by {by}" if by else line
 
 
 def process_status(
@@ -77,8 +88,10 @@ def build_status(
     deployments: Mapping[str, Any],
     reconciled: tuple[bool, str, str],
     now: str,
+    by: str | None = None,
 ) -> FormationStatus:
-    """The new status; `reconciled` is (ok, reason, message) of the apply step."""
+    """The new status; `reconciled` is (ok, reason, message) of the apply step, `by` who made
+    the formation what it is (for the history)."""
     old = formation.status or FormationStatus()
     ok, reason, message = reconciled
     gen = formation.generation
@@ -94,12 +107,22 @@ def build_status(
             observed_generation=gen,
             formation=summary(formation),
             processes=processes,
+            history=_history(old, summary(formation), now, by),
             conditions=conds,
         )
     # The spec could not be applied: the running dynos are left as they are, and so is what
     # status says of them; Ready turns False so that `kubectl wait` does not pass.
     conds = c.set_condition(conds, _cond(c.READY, False, reason, message, now, gen))
     return old.model_copy(update={"observed_generation": gen, "conditions": conds})
+
+
+def _history(
+    old: FormationStatus, formation: str, now: str, by: str | None
+) -> list[FormationChange]:
+    history = list(old.history or [])
+    if formation != old.formation:
+        history.append(FormationChange(time=now, formation=formation, by=by))
+    return history[-HISTORY_MAX:]
 
 
 def _cond(ctype: str, ok: bool, reason: str, message: str, now: str, gen: int) -> Condition:

@@ -64,3 +64,37 @@ def test_an_admins_dyno_size_adds_a_size_and_overrides_a_built_in_one() -> None:
     )
     assert check(f.spec, catalog) == {"train": gpu, "web": roomy}
     assert catalog.names()[-1] == "gpu-1x"
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        (("eco", "standard-1x"), "Eco and Standard-1X"),
+        (("basic", "performance-m"), "Basic and Performance-M"),
+        (("eco", "basic"), "Eco and Basic"),
+    ],
+)
+def test_eco_and_basic_do_not_mix_with_other_tiers_as_on_heroku(
+    sizes: tuple[str, str], message: str
+) -> None:
+    f = make_formation(
+        processes={
+            "web": {"command": "a", "size": sizes[0]},
+            "worker": {"command": "b", "size": sizes[1]},
+        }
+    )
+    with pytest.raises(
+        SizeError, match=f"Cannot use the following dyno types in the same app: {message}"
+    ) as e:
+        check(f.spec, Catalog())
+    assert e.value.reason == "IncompatibleSizes"
+
+
+def test_professional_tiers_mix_freely() -> None:
+    f = make_formation(
+        processes={
+            "web": {"command": "a", "size": "performance-l"},
+            "worker": {"command": "b", "size": "standard-1x"},
+        }
+    )
+    assert set(check(f.spec, Catalog())) == {"web", "worker"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict, JsonValue
 
@@ -281,6 +281,19 @@ class ProcessStatus(Model):
     available: int = Field(default=0, description="Dynos ready for minReadySeconds.")
 
 
+class FormationChange(Model):
+    """One change of the formation, as Heroku logs it (`Scale to web=2 by alice`)."""
+
+    time: str = Field(description="When the operator applied it (RFC 3339).")
+    formation: str = Field(description="The whole formation after the change.")
+    by: str | None = Field(
+        default=None, description="Who made it, as the API server authenticated them."
+    )
+
+
+HISTORY_MAX = 10
+
+
 class FormationStatus(Model):
     """What the operator observed and did."""
 
@@ -293,6 +306,12 @@ class FormationStatus(Model):
     )
     processes: dict[str, ProcessStatus] | None = Field(
         default=None, description="Observed figures per process type."
+    )
+    history: list[FormationChange] | None = Field(
+        default=None,
+        max_length=HISTORY_MAX,
+        description=f"The last {HISTORY_MAX} changes of quantities or sizes, newest last "
+        "(Events expire; this stays).",
     )
     conditions: list[Condition] | None = Field(
         default=None,
@@ -402,6 +421,13 @@ class DynoSize(Model):
     @property
     def name(self) -> str:
         return str(self.metadata["name"])
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic error as one line a user understands: where, and what is wrong."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"spec is invalid at {where}: {err['msg']}"
 
 
 def is_valid_process_type(name: str) -> bool:

@@ -1,0 +1,214 @@
+"""Admission against the real API server, with the operator's webhooks registered on 127.0.0.1:
+the size catalog's rules at apply time, and who changed the formation (Events and history)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import Client
+
+from tests.factories import formation_body
+from tests.integration.test_operator import create, wait_ready
+from tests.kubehelp import Formation, apply_yaml, condition, events_for, eventually, get
+
+
+def body_with(namespace: str, **spec: Any) -> dict[str, Any]:
+    return formation_body(name="shop", namespace=namespace, **spec)
+
+
+def processes(**types: tuple[str, int]) -> dict[str, Any]:
+    return {t: {"command": "run", "size": size, "quantity": q} for t, (size, q) in types.items()}
+
+
+REFUSED = [
+    pytest.param(
+        processes(web=("huge-9x", 1)),
+        "No such size as huge-9x (process type web). Available dyno sizes are eco, basic, "
+        "standard-1x, standard-2x, performance-m, performance-l",
+        id="an unknown size",
+    ),
+    pytest.param(
+        processes(web=("eco", 2)),
+        "Cannot run more than 1 Eco dyno per process type (web=2). Upgrade to a larger dyno "
+        "first before adding more dynos.",
+        id="eco above one dyno",
+    ),
+    pytest.param(
+        processes(web=("performance-l", 11)),
+        "Cannot run more than 10 Performance-L dynos per process type (web=11).",
+        id="above a size's maximum",
+    ),
+    pytest.param(
+        processes(web=("basic", 1), worker=("standard-2x", 1)),
+        "Cannot use the following dyno types in the same app: Basic and Standard-2X",
+        id="basic mixed with standard",
+    ),
+]
+
+
+@pytest.mark.parametrize(("procs", "message"), REFUSED)
+def test_the_catalogs_rules_refuse_at_apply_time_with_herokus_wording(
+    operator, installed, namespace: str, procs: dict[str, Any], message: str
+) -> None:
+    result = apply_yaml(installed.kubectl, body_with(namespace, processes=procs), check=False)
+    assert result.returncode != 0, "accepted"
+    assert 'admission webhook "catalog.dyno.dev" denied the request' in result.stderr
+    assert message in result.stderr
+
+
+def test_a_scale_beyond_the_catalog_is_refused_and_changes_nothing(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    create(installed, namespace, processes=processes(worker=("performance-m", 2)))
+    wait_ready(kube, namespace)
+    result = installed.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "formation/shop",
+        "--type=merge",
+        "-p",
+        '{"spec":{"processes":{"worker":{"quantity":12}}}}',
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Cannot run more than 10 Performance-M dynos per process type" in result.stderr
+    f = get(kube, Formation, "shop", namespace)
+    assert f is not None
+    assert f["spec"]["processes"]["worker"]["quantity"] == 2
+
+
+def test_accepted_formations_include_an_admins_dyno_size(
+    operator, installed, namespace: str
+) -> None:
+    size = {
+        "apiVersion": "dyno.dev/v1alpha1",
+        "kind": "DynoSize",
+        "metadata": {"name": f"{namespace}-gpu"},
+        "spec": {
+            "tier": "gpu",
+            "requests": {"cpu": "4", "memory": "16Gi"},
+            "limits": {"cpu": "4", "memory": "16Gi"},
+            "maxQuantity": 2,
+        },
+    }
+    apply_yaml(installed.kubectl, size)
+    try:
+        ok = body_with(namespace, processes=processes(train=(f"{namespace}-gpu", 2)))
+        eventually(
+            lambda: (
+                apply_yaml(installed.kubectl, ok, "--dry-run=server", check=False).returncode == 0
+            ),
+            what="a Formation on the new size accepted",
+        )
+        over = body_with(namespace, processes=processes(train=(f"{namespace}-gpu", 3)))
+        result = apply_yaml(installed.kubectl, over, "--dry-run=server", check=False)
+        assert "Cannot run more than 2" in result.stderr
+    finally:
+        installed.kubectl("delete", "dynosize", size["metadata"]["name"], "--wait=false")
+
+
+def as_user(installed, user: str, *args: str, input: str | None = None) -> None:
+    # Impersonated by the admin; system:masters so that RBAC is not what this test is about.
+    installed.kubectl(*args, f"--as={user}", "--as-group=system:masters", input=input)
+
+
+def test_each_change_is_recorded_with_its_user_as_herokus_log_line_and_in_the_history(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    procs = processes(web=("standard-1x", 2), worker=("standard-1x", 1))
+    body = yaml.safe_dump(body_with(namespace, processes=procs))
+    as_user(installed, "alice@example.com", "apply", "-f", "-", input=body)
+    wait_ready(kube, namespace)
+    as_user(
+        installed,
+        "bob@example.com",
+        "patch",
+        "-n",
+        namespace,
+        "formation/shop",
+        "--type=merge",
+        "-p",
+        '{"spec":{"processes":{"worker":{"quantity":3}}}}',
+    )
+    wait_ready(kube, namespace)
+
+    def scaled() -> list[str]:
+        events = events_for(kube, namespace, "shop")
+        return sorted(e["message"] for e in events if e["reason"] == "Scaled")
+
+    expected = [
+        "Scale to web=2, worker=1 by alice@example.com",
+        "Scale to web=2, worker=3 by bob@example.com",
+    ]
+    eventually(lambda: scaled() == expected, what=f"Scaled events {expected}")
+    f = get(kube, Formation, "shop", namespace)
+    assert f is not None
+    history = [(h["by"], h["formation"]) for h in f["status"]["history"]]
+    assert history == [
+        ("alice@example.com", "web=2:standard-1x worker=1:standard-1x"),
+        ("bob@example.com", "web=2:standard-1x worker=3:standard-1x"),
+    ]
+
+
+def test_a_change_that_is_no_scale_is_not_recorded(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    procs = processes(web=("standard-1x", 1))
+    as_user(
+        installed,
+        "alice@example.com",
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(body_with(namespace, processes=procs)),
+    )
+    wait_ready(kube, namespace)
+    as_user(
+        installed,
+        "carol@example.com",
+        "patch",
+        "-n",
+        namespace,
+        "formation/shop",
+        "--type=merge",
+        "-p",
+        '{"spec":{"image":"registry.example/shop:v2"}}',
+    )
+    wait_ready(kube, namespace)
+    f = get(kube, Formation, "shop", namespace)
+    assert f is not None
+    assert [h["by"] for h in f["status"]["history"]] == ["alice@example.com"]
+    assert f["metadata"]["annotations"]["dyno.dev/changed-by"] == "alice@example.com"
+
+
+def test_the_webhooks_are_scoped_to_formations_and_ignore_failures(operator, installed) -> None:
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        config = json.loads(installed.kubectl("get", kind, "dyno.dev", "-o", "json").stdout)
+        for hook in config["webhooks"]:
+            assert hook["failurePolicy"] == "Ignore"
+            assert hook["clientConfig"]["url"].startswith("https://127.0.0.1:")
+            assert [(r["apiGroups"], r["resources"]) for r in hook["rules"]] == [
+                (["dyno.dev"], ["formations"])
+            ]
+
+
+def test_with_the_operator_down_formations_are_accepted_and_refused_on_its_return(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    operator.stop()
+    try:
+        bad = body_with(namespace, processes=processes(web=("huge-9x", 1)))
+        result = apply_yaml(installed.kubectl, bad, check=False)
+        assert result.returncode == 0, result.stderr  # failurePolicy: Ignore
+    finally:
+        operator.start()
+
+    def refused() -> dict[str, Any] | None:
+        c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
+        return c if c and c["reason"] == "UnknownSize" else None
+
+    eventually(refused, what="Reconciled=False UnknownSize once the operator is back")

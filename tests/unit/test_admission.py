@@ -1,0 +1,67 @@
+"""Admission decisions: refusals, the audit stamp, and who is credited with a change."""
+
+from __future__ import annotations
+
+from dynoform.admission import CHANGED_BY, CHANGED_TO, changed_by, refusal, stamp
+from dynoform.api.v1alpha1 import Formation
+from dynoform.sizes import Catalog
+from dynoform.status import build_status
+from tests.factories import formation_body, make_formation
+
+
+def test_an_acceptable_formation_has_no_refusal() -> None:
+    assert refusal(formation_body(), Catalog()) is None
+
+
+def test_a_refusal_names_the_problem() -> None:
+    body = formation_body(processes={"web": {"command": "a", "size": "eco", "quantity": 3}})
+    assert refusal(body, Catalog()) == (
+        "Cannot run more than 1 Eco dyno per process type (web=3). "
+        "Upgrade to a larger dyno first before adding more dynos."
+    )
+    assert "processes.Bad_1" in (
+        refusal(formation_body(processes={"Bad_1": {"command": "a"}}), Catalog()) or ""
+    )
+
+
+def test_a_new_formation_is_stamped_with_its_creator() -> None:
+    assert stamp(formation_body(), None, "alice") == {
+        CHANGED_BY: "alice",
+        CHANGED_TO: "clock=1:standard-1x web=2:standard-1x worker=1:standard-1x",
+    }
+
+
+def test_only_changes_of_quantity_or_size_are_stamped() -> None:
+    old = formation_body()
+    new_image = formation_body(image="registry.example/shop:v2")
+    assert stamp(new_image, old, "bob") is None
+    resized = formation_body(
+        processes={
+            **old["spec"]["processes"],
+            "worker": {"command": "b", "quantity": 1, "size": "standard-2x"},
+        }
+    )
+    assert stamp(resized, old, "bob") is not None
+
+
+def test_a_change_is_credited_only_when_the_stamp_matches_the_formation() -> None:
+    f = make_formation()
+    stamped = {**f.metadata, "annotations": stamp(formation_body(), None, "alice")}
+    assert changed_by(f.model_copy(update={"metadata": stamped})) == "alice"
+    # Scaled again while the webhook was down: the stamp describes an older formation.
+    later = Formation.model_validate(
+        {**formation_body(processes={"web": {"command": "a", "quantity": 5}}), "metadata": stamped}
+    )
+    assert changed_by(later) is None
+
+
+def test_the_history_keeps_the_last_ten_changes_newest_last() -> None:
+    status = None
+    for n in range(1, 13):
+        f = make_formation(processes={"web": {"command": "a", "quantity": n}})
+        f = f.model_copy(update={"status": status})
+        status = build_status(f, {}, (True, "Applied", ""), f"t{n}", by=f"user{n}")
+    assert status is not None
+    assert status.history is not None
+    assert [h.formation for h in status.history] == [f"web={n}:standard-1x" for n in range(3, 13)]
+    assert (status.history[-1].by, status.history[-1].time) == ("user12", "t12")
