@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dynoform.api.conditions import INCOMPATIBLE_SIZES, SIZE_LIMIT, UNKNOWN_SIZE
 from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec, FormationSpec, Resources
 
 
@@ -86,7 +87,7 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
         size = catalog.get(size_name)
         if size is None:
             raise SizeError(
-                "UnknownSize",
+                UNKNOWN_SIZE,
                 f"No such size as {size_name} (process type {ptype}). Available dyno sizes are "
                 f"{_and_list(catalog.names())}.",
             )
@@ -107,7 +108,7 @@ def _check_tiers(spec: FormationSpec, sizes: dict[str, DynoSizeSpec], catalog: C
         used = sorted({spec.processes[t].size for t in sizes}, key=_catalog_order)
         names = [catalog.display(n) for n in used]
         raise SizeError(
-            "IncompatibleSizes",
+            INCOMPATIBLE_SIZES,
             f"Cannot use the following dyno types in the same app: {_and_list(names)}",
         )
 
@@ -118,13 +119,13 @@ def _check_quantity(
     display = catalog.display(size_name)
     if not size.horizontal_scaling and quantity > 1:
         raise SizeError(
-            "SizeLimitExceeded",
+            SIZE_LIMIT,
             f"Cannot run more than 1 {display} dyno per process type ({ptype}={quantity}). "
             "Upgrade to a larger dyno first before adding more dynos.",
         )
     if size.max_quantity is not None and quantity > size.max_quantity:
         raise SizeError(
-            "SizeLimitExceeded",
+            SIZE_LIMIT,
             f"Cannot run more than {size.max_quantity} {display} dynos per process type "
             f"({ptype}={quantity}).",
         )

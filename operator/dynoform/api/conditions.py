@@ -21,6 +21,7 @@ APPLIED = "Applied"
 INVALID_SPEC = "InvalidSpec"
 UNKNOWN_SIZE = "UnknownSize"
 SIZE_LIMIT = "SizeLimitExceeded"
+INCOMPATIBLE_SIZES = "IncompatibleSizes"
 NAME_CONFLICT = "NameConflict"
 API_ERROR = "ApiError"
 
