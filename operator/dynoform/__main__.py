@@ -38,6 +38,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Serve the admission webhooks on https://127.0.0.1:PORT (0: any free port) with a "
         "self-signed certificate, and register them (local use; the Helm chart wires its own).",
     )
+    p.add_argument(
+        "--webhook-listen",
+        metavar="ADDR:PORT",
+        help="In a cluster: serve the admission webhooks on ADDR:PORT with the certificate in "
+        "--webhook-tls-dir; the configurations are the Helm chart's (paths /catalog, /audit).",
+    )
+    p.add_argument(
+        "--webhook-tls-dir",
+        metavar="DIR",
+        default="/tls",
+        help="Directory with tls.crt and tls.key for --webhook-listen (default /tls).",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="Log every reconcile step.")
     return p.parse_args(argv)
 
@@ -52,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     import dynoform.handlers  # registers the handlers
 
-    if args.webhook_port is not None:
+    if args.webhook_port is not None and args.webhook_listen:
+        sys.exit("--webhook-port (local) and --webhook-listen (in a cluster) exclude each other")
+    if args.webhook_port is not None or args.webhook_listen:
         # kopf refuses admission handlers without a server, so they register only on demand.
         import dynoform.webhooks  # noqa: F401
 
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         namespace=args.namespace,
         resync_seconds=args.resync,
         webhook_port=args.webhook_port,
+        webhook_listen=args.webhook_listen,
+        webhook_tls_dir=args.webhook_tls_dir,
         # Equal priorities would pause every replica: derive a unique one.
         priority=int(os.environ.get("DYNOFORM_PRIORITY", uuid.uuid4().int % 10_000)),
     )

@@ -37,7 +37,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.peering.priority = memo.get("priority", 0)
     settings.peering.lifetime = 15
     if memo.get("webhook_port") is not None:
-        _serve_webhooks(settings, memo)
+        _serve_webhooks_locally(settings, memo)
+    elif memo.get("webhook_listen"):
+        _serve_webhooks_in_cluster(settings, memo)
     controller = Controller(
         Kube(),
         namespace=memo.get("namespace"),
@@ -47,7 +49,20 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["controller"] = controller
 
 
-def _serve_webhooks(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+def _serve_webhooks_in_cluster(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """In a cluster: the chart mounts the certificate and owns the webhook configurations,
+    which reach us through a Service at /catalog and /audit."""
+    addr, _, port = str(memo["webhook_listen"]).rpartition(":")
+    tls_dir = Path(memo["webhook_tls_dir"])
+    settings.admission.server = kopf.WebhookServer(
+        addr=addr or None,
+        port=int(port),
+        certfile=str(tls_dir / "tls.crt"),
+        pkeyfile=str(tls_dir / "tls.key"),
+    )
+
+
+def _serve_webhooks_locally(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """Local use: serve on 127.0.0.1 with a self-signed certificate; kopf keeps the
     Validating/MutatingWebhookConfiguration named dyno.dev pointing at us."""
     memo["webhook_dir"] = Path(tempfile.mkdtemp(prefix="dynoform-webhook-"))
