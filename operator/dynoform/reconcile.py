@@ -86,6 +86,10 @@ class Controller:
         await asyncio.gather(*(e.wait() for e in self._synced.values()))
 
     async def _announce_sync(self) -> None:
+        """Log when the caches have loaded, then when the first pass over every Formation is
+        done (the queue drained and no new Formation listed for a second): the restart figure
+        of the benchmarks."""
+        started = asyncio.get_running_loop().time()
         await self.wait_synced()
         kids = sum(len(k) for k in self.cache.children.values())
         log.info(
@@ -93,6 +97,18 @@ class Controller:
             len(self.cache.formations),
             kids,
             len(self.cache.sizes),
+        )
+        seen, quiet = -1, 0.0
+        while quiet < 1.0:
+            await asyncio.sleep(0.1)
+            busy = not self.queue.idle() or len(self.cache.formations) != seen
+            seen, quiet = len(self.cache.formations), 0.0 if busy else quiet + 0.1
+        elapsed = asyncio.get_running_loop().time() - started - quiet
+        log.info(
+            "First pass done: %d formations in %.1f s since start, %d writes",
+            seen,
+            elapsed,
+            self.kube.writes,
         )
 
     async def _resync(self) -> None:
