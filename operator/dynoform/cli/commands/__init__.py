@@ -1,0 +1,1 @@
+"""The dyno commands: each reads through `Api`, computes with the pure modules, prints."""

@@ -1,0 +1,50 @@
+"""ps:scale and ps:type: one optimistic update of the Formation, checked before it is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynoform.api.v1alpha1 import Formation
+from dynoform.cli import edit, render
+from dynoform.cli.commands.base import Context, action
+from dynoform.cli.grammar import parse_scale, parse_type
+from dynoform.sizes import Catalog
+
+
+def ps_scale(ctx: Context, args: list[str]) -> int:
+    """`dyno ps:scale web=3:performance-l worker+1`, or the formation when no argument."""
+    app = ctx.require_app()
+    changes = parse_scale(args)  # a malformed argument stops here: nothing read, nothing written
+    if not changes:
+        ctx.out.write(render.formation_args(ctx.api.formation(app)) + "\n")
+        return 0
+    with action(ctx.err, "Scaling dynos") as act:
+        catalog = ctx.api.catalog()
+
+        def compute(formation: Formation) -> dict[str, Any]:
+            new = edit.scale(formation.spec, changes, catalog)
+            return edit.processes_patch(formation.spec, new)
+
+        _, after = ctx.api.update_formation(app, compute)
+        shown = render.now_running(after, edit.named_types(changes), catalog or Catalog())
+        act.done(f"done, {shown}")
+    return 0
+
+
+def ps_type(ctx: Context, args: list[str]) -> int:
+    """`dyno ps:type`, `dyno ps:type SIZE` or `dyno ps:type TYPE=SIZE ...`, then the table."""
+    app = ctx.require_app()
+    request = parse_type(args)
+    catalog = ctx.api.catalog()
+    if request.every or request.per_type:
+        with action(ctx.err, f"Scaling dynos on {render.app_name(app)}"):
+
+            def compute(formation: Formation) -> dict[str, Any]:
+                new = edit.resize(formation.spec, request, catalog)
+                return edit.processes_patch(formation.spec, new)
+
+            _, formation = ctx.api.update_formation(app, compute)
+    else:
+        formation = ctx.api.formation(app)
+    ctx.out.write(render.process_types(formation, catalog or Catalog()))
+    return 0

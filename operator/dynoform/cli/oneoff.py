@@ -1,0 +1,183 @@
+"""One-off dynos (`dyno run`): their command, name and manifests (pure).
+
+A one-off dyno gets exactly the pod a formation dyno gets (image, config vars, envFrom, the
+size's resources and nodes, the restricted security context), because it is built by the same
+builder (`build_deployment`) for a process type `run` holding the one-off command; then what
+differs is set: it never restarts, it is not spread, `DYNO` is its Heroku name (`run.3`).
+
+It is not part of the formation (Heroku: "neither a part of your formation, nor affect it in any
+way"): it carries no `dyno.dev/process-type` label, so no Deployment, Service or PDB selects it,
+and `app.kubernetes.io/managed-by: dyno-cli`, so the operator never prunes or adopts it. An owner
+reference (not a controller one) to the Formation deletes it with the app.
+
+Detached, it is a Job (no retries, deleted `RUN_TTL_SECONDS` after it ends, logs readable until
+then); attached, a bare Pod with stdin and a TTY that the CLI attaches to, as `kubectl run -it`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynoform.api.v1alpha1 import API_VERSION, Formation, ProcessType
+from dynoform.builders.deployment import build_deployment
+from dynoform.builders.meta import LABEL_FORMATION, LABEL_MANAGED_BY, LABEL_SIZE
+from dynoform.cli.dynos import LABEL_ONE_OFF
+from dynoform.cli.errors import CliError, UsageError
+from dynoform.cli.grammar import ONE_OFF
+from dynoform.sizes import Catalog
+
+RUN_TTL_SECONDS = 3600  # How long a finished detached run (and its logs) stays.
+CONTAINER = ONE_OFF
+MANAGED_BY = "dyno-cli"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `dyno run` was asked for."""
+
+    command: str
+    size: str
+    env: dict[str, str] = field(default_factory=dict)
+    detached: bool = False
+    tty: bool = True
+
+
+def build_command(argv: list[str], formation: Formation) -> str:
+    """The shell command: Heroku's CLI passes one argument as it is (a shell string) and quotes
+    several; a first word naming a process type runs that type's command (`dyno run worker 42`).
+    """
+    if not argv:
+        raise UsageError("Usage: dyno run COMMAND\n\nExample: dyno run bash")
+    command = argv[0] if len(argv) == 1 else shlex.join(argv)
+    first, _, rest = command.strip().partition(" ")
+    proc = formation.spec.processes.get(first)
+    if proc is None:
+        return command
+    return f"{proc.command} {rest}".strip()
+
+
+def next_number(dyno_names: Iterable[str]) -> int:
+    """One more than the highest `run.N` in use."""
+    numbers = [int(m.group(1)) for n in dyno_names if (m := re.fullmatch(r"run\.(\d+)", n))]
+    return max(numbers, default=0) + 1
+
+
+def object_name(formation: Formation, number: int) -> str:
+    return f"{formation.name}-run-{number}"
+
+
+def labels(formation: Formation, number: int, size: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": formation.name,
+        "app.kubernetes.io/instance": formation.name,
+        "app.kubernetes.io/component": ONE_OFF,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_FORMATION: formation.name,
+        LABEL_ONE_OFF: f"{ONE_OFF}.{number}",
+        LABEL_SIZE: size,
+    }
+
+
+def metadata(formation: Formation, number: int, size: str) -> dict[str, Any]:
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": "Formation",
+        "name": formation.name,
+        "uid": formation.metadata["uid"],
+    }
+    return {
+        "name": object_name(formation, number),
+        "namespace": formation.namespace,
+        "labels": labels(formation, number, size),
+        "ownerReferences": [owner],
+    }
+
+
+def pod_spec(
+    formation: Formation, request: RunRequest, number: int, catalog: Catalog
+) -> dict[str, Any]:
+    """The pod of a formation dyno, made a one-off: no restart, no spread, `DYNO=run.N`."""
+    size = catalog.get(request.size)
+    if size is None:
+        raise UsageError(
+            f"No such size as {request.size}. Available dyno sizes are "
+            f"{', '.join(catalog.names())}."
+        )
+    proc = ProcessType(command=request.command, size=request.size, quantity=1, env=request.env)
+    as_type = formation.model_copy(
+        update={"spec": formation.spec.model_copy(update={"processes": {ONE_OFF: proc}})}
+    )
+    pod: dict[str, Any] = build_deployment(as_type, ONE_OFF, size)["spec"]["template"]["spec"]
+    pod.pop("topologySpreadConstraints", None)
+    pod["restartPolicy"] = "Never"
+    container = pod["containers"][0]
+    container["env"] = [_dyno_var(e, number) for e in container["env"]]
+    if not request.detached:
+        container.update(stdin=True, stdinOnce=True, tty=request.tty)
+    return pod
+
+
+def _dyno_var(var: Mapping[str, Any], number: int) -> dict[str, Any]:
+    # Formation dynos get the pod's name; a one-off gets its Heroku name, as on Cedar.
+    if var["name"] == "DYNO":
+        return {"name": "DYNO", "value": f"{ONE_OFF}.{number}"}
+    return dict(var)
+
+
+def job(formation: Formation, request: RunRequest, number: int, catalog: Catalog) -> dict[str, Any]:
+    """A detached run: a Job that never retries and is deleted an hour after it ends."""
+    meta = metadata(formation, number, request.size)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": 0,  # One-off dynos never restart.
+            "ttlSecondsAfterFinished": RUN_TTL_SECONDS,
+            "template": {
+                "metadata": {"labels": meta["labels"]},
+                "spec": pod_spec(formation, request, number, catalog),
+            },
+        },
+    }
+
+
+def pod(formation: Formation, request: RunRequest, number: int, catalog: Catalog) -> dict[str, Any]:
+    """An attached run: a Pod with stdin (and a TTY) to attach to."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata(formation, number, request.size),
+        "spec": pod_spec(formation, request, number, catalog),
+    }
+
+
+def attach_argv(
+    kubectl: str, pod_name: str, namespace: str, tty: bool, client_flags: list[str]
+) -> list[str]:
+    """`kubectl attach` to the run's container (lightkube has no attach)."""
+    mode = "-it" if tty else "-i"
+    return [kubectl, "attach", mode, pod_name, "-c", CONTAINER, "-n", namespace, *client_flags]
+
+
+def exit_code(pod_obj: Mapping[str, Any]) -> int | None:
+    """The run's exit code, once its container has ended."""
+    for cs in (pod_obj.get("status") or {}).get("containerStatuses") or []:
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated is not None:
+            return int(terminated.get("exitCode", 1))
+    return None
+
+
+def outcome(code: int | None, attach_status: int, passthrough: bool) -> int:
+    """The CLI's exit code after an attached run: Heroku's `run` exits 0 whatever the command
+    did, or with the command's own code under --exit-code; a failed attach is an error."""
+    if code is None and attach_status != 0:
+        raise CliError(
+            f"Could not attach to the run (kubectl attach exited {attach_status}); it was deleted."
+        )
+    return (code or 0) if passthrough else 0
