@@ -4,6 +4,9 @@ the size catalog's rules at apply time, and who changed the formation (Events an
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,3 +215,42 @@ def test_with_the_operator_down_formations_are_accepted_and_refused_on_its_retur
         return c if c and c["reason"] == "UnknownSize" else None
 
     eventually(refused, what="Reconciled=False UnknownSize once the operator is back")
+
+
+def test_dyno_ps_history_prints_who_changed_what(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    procs = processes(web=("standard-1x", 1))
+    as_user(
+        installed,
+        "alice@example.com",
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(body_with(namespace, processes=procs)),
+    )
+    wait_ready(kube, namespace)
+    as_user(
+        installed,
+        "bob@example.com",
+        "patch",
+        "-n",
+        namespace,
+        "formation/shop",
+        "--type=merge",
+        "-p",
+        '{"spec":{"processes":{"web":{"quantity":2}}}}',
+    )
+    wait_ready(kube, namespace)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dyno"), "ps:history", "-a", "shop", "-n", namespace],
+        capture_output=True,
+        text=True,
+        env=installed.env(),
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "dyno[api]: Scale to web=1:standard-1x by alice@example.com",
+        "dyno[api]: Scale to web=2:standard-1x by bob@example.com",
+    ]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from dynoform.cli.api import Api, Target, connect
-from dynoform.cli.commands import formation, ps, run, scale
+from dynoform.cli.commands import formation, history, ps, run, scale
 from dynoform.cli.commands.base import Context
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef, parse_dyno_ref
@@ -80,6 +80,10 @@ def _ps_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("ps:type", "show or set dyno sizes", aliases=["ps:resize", "dyno:resize"])
     p.add_argument("sizes", nargs="*", metavar="SIZE | TYPE=SIZE")
     p.set_defaults(func=lambda c, a: scale.ps_type(c, a.sizes))
+
+    p = add("ps:history", "who changed the formation, and to what (last 10 changes)")
+    p.add_argument("--json", action="store_true", help="display as JSON")
+    p.set_defaults(func=lambda c, a: history.ps_history(c, a.json))
 
     p = add("ps:restart", "restart all dynos, a type's, or one", aliases=["dyno:restart"])
     _dyno_target(p)
