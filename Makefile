@@ -28,14 +28,15 @@ cluster-up: $(STAMP) binaries ## Start the local control plane in the background
 cluster-down: $(STAMP) ## Stop the local control plane
 	@$(PY) -m tests.localcluster down
 
-crds: $(STAMP) ## Regenerate crds/ from the pydantic models
-	$(PY) -m dynoform.crd crds/
+crds: $(STAMP) ## Regenerate crds/ (and the Helm chart's copy) from the pydantic models
+	$(PY) -m dynoform.crd crds/ charts/dynoform/files/crds/
 
-lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contract
-	$(VENV)/bin/ruff check operator tests
-	$(VENV)/bin/ruff format --check operator tests
-	$(VENV)/bin/mypy operator/dynoform tests/localcluster
+lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
+	$(VENV)/bin/ruff check operator tests bench
+	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/mypy operator/dynoform tests/localcluster bench
 	$(VENV)/bin/lint-imports
+	"$$($(PY) -c 'from tests.localcluster import binaries; print(binaries.ensure(["helm"]).path("helm"))')" lint --strict charts/dynoform
 
 test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on the local control plane
 	$(VENV)/bin/pytest tests

@@ -4,7 +4,7 @@
 #   $DYNOFORM_CACHE/bin/<component>-<version>/   (DYNOFORM_CACHE defaults to ~/.cache/dynoform)
 # Only what is missing is built; each build goes to a temporary directory that is renamed into
 # place at the end, so an interrupted build never leaves a half-filled cache entry.
-# Usage: hack/build-binaries.sh [component ...]   (kubernetes etcd kwok helm; default: all)
+# Usage: hack/build-binaries.sh [component ...]   (kubernetes etcd kwok helm kstatus; default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,7 +66,12 @@ build_helm() {
   go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$1" -o "$2/helm" helm.sh/helm/v3/cmd/helm
 }
 
-comps=("$@"); [ ${#comps[@]} -gt 0 ] || comps=(kubernetes etcd kwok helm)
+build_kstatus() {
+  # Our own tiny command (hack/go/kstatus/main.go) around Flux's and kpt's status library.
+  go build -trimpath -ldflags "-s -w" -o "$2/kstatus" .
+}
+
+comps=("$@"); [ ${#comps[@]} -gt 0 ] || comps=(kubernetes etcd kwok helm kstatus)
 total=$(date +%s)
 for c in "${comps[@]}"; do
   case $c in
@@ -74,6 +79,7 @@ for c in "${comps[@]}"; do
     etcd) build etcd go.etcd.io/etcd/server/v3 ;;
     kwok) build kwok sigs.k8s.io/kwok ;;
     helm) build helm helm.sh/helm/v3 ;;
+    kstatus) build kstatus sigs.k8s.io/cli-utils ;;
     *) echo "build-binaries: unknown component $c" >&2; exit 2 ;;
   esac
 done

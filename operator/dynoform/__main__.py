@@ -17,7 +17,15 @@ import kopf
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m dynoform", description=__doc__)
-    p.add_argument("-n", "--namespace", help="Watch one namespace only (default: all).")
+    p.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        default=[],
+        metavar="NAMESPACE",
+        help="Watch this namespace only; repeat for several (default: all namespaces).",
+    )
     p.add_argument(
         "--peering",
         metavar="NAME",
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         import dynoform.webhooks  # noqa: F401
 
     memo = kopf.Memo(
-        namespace=args.namespace,
+        namespaces=args.namespaces,
         resync_seconds=args.resync,
         webhook_port=args.webhook_port,
         webhook_listen=args.webhook_listen,
@@ -79,13 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         # Equal priorities would pause every replica: derive a unique one.
         priority=int(os.environ.get("DYNOFORM_PRIORITY", uuid.uuid4().int % 10_000)),
     )
-    namespaces = [args.namespace] if args.namespace else []
     asyncio.run(
         kopf.operator(
             standalone=args.peering is None,
             peering_name=args.peering,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
+            clusterwide=not args.namespaces,
+            namespaces=args.namespaces,
             liveness_endpoint=args.liveness,
             memo=memo,
         )

@@ -6,7 +6,8 @@ false` dropped (the API server prunes unknown fields and kubectl's strict valida
 string `maxLength`/`minLength` on maps renamed to properties counts. The CEL rules travel
 through unchanged as `x-kubernetes-validations`.
 
-Run `python -m dynoform.crd crds/` to write them; a unit test fails when crds/ drifts.
+Run `python -m dynoform.crd crds/` to write them (`make crds` also writes the Helm chart's copy in
+charts/dynoform/files/crds/); unit tests fail when either drifts.
 """
 
 from __future__ import annotations
@@ -213,11 +214,13 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1] if len(argv) > 1 else "crds")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in render().items():
-        (out / name).write_text(text)
-        print(f"wrote {out / name}")
+    """Write the files into each directory given (default crds/); `make crds` also names the
+    chart's copy, charts/dynoform/files/crds/, which the chart installs and upgrades."""
+    for out in [Path(d) for d in argv[1:]] or [Path("crds")]:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in render().items():
+            (out / name).write_text(text)
+            print(f"wrote {out / name}")
     return 0
 
 

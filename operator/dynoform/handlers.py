@@ -42,7 +42,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         _serve_webhooks_in_cluster(settings, memo)
     controller = Controller(
         Kube(),
-        namespace=memo.get("namespace"),
+        namespaces=memo.get("namespaces", []),
         resync_seconds=memo.get("resync_seconds", 300.0),
     )
     controller.start()

@@ -37,6 +37,8 @@ from dynoform.api.v1alpha1 import GROUP, VERSION
 log = logging.getLogger("dynoform.kube")
 
 FIELD_MANAGER = "dynoform"
+# Requests in flight at once: enough to hide latency, few enough not to swamp the API server.
+CONCURRENCY = 16
 T = TypeVar("T")
 
 
@@ -61,7 +63,8 @@ EventResource = generic("", "v1", "Event", "events")
 WATCHED: dict[str, Any] = {**RESOURCES, "DynoSize": DynoSizeResource}
 
 # Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in
-# deploy/rbac.yaml and the chart must grant exactly these (tests/unit/test_rbac.py).
+# deploy/rbac.yaml must grant exactly these, and the Helm chart's exactly these less
+# LOCAL_WEBHOOK_PERMISSIONS (tests/unit/test_rbac.py, tests/unit/test_chart_rbac.py).
 _CHILD_VERBS = frozenset({"get", "list", "watch", "create", "patch", "delete"})
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     (GROUP, "formations"): frozenset({"get", "list", "watch"}),
@@ -76,7 +79,10 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("", "namespaces"): frozenset({"list", "watch"}),
     ("kopf.dev", "clusterkopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
     ("kopf.dev", "kopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
-    # kopf, when it manages the admission webhooks' configurations (--webhook-port).
+}
+# kopf, when it manages the admission webhooks' configurations itself (--webhook-port, local
+# use). In a cluster the Helm chart owns those configurations, so its role omits these.
+LOCAL_WEBHOOK_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): frozenset(
         {"create", "patch"}
     ),
@@ -84,6 +90,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"create", "patch"}
     ),
 }
+PERMISSIONS.update(LOCAL_WEBHOOK_PERMISSIONS)
 
 
 class KubeError(Exception):
@@ -120,7 +127,7 @@ def trim(obj: dict[str, Any]) -> dict[str, Any]:
 class Kube:
     """An API client with retries on transient errors and bounded concurrency."""
 
-    def __init__(self, client: AsyncClient | None = None, concurrency: int = 32) -> None:
+    def __init__(self, client: AsyncClient | None = None, concurrency: int = CONCURRENCY) -> None:
         self.client = client or AsyncClient(field_manager=FIELD_MANAGER)
         self._slots = asyncio.Semaphore(concurrency)
         self.writes = 0  # Requests that change state; the tests and benchmarks read it.

@@ -11,8 +11,9 @@ Reconciles wait until the caches have loaded, so a restart never mistakes "not l
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,32 +44,32 @@ class Controller:
     def __init__(
         self,
         kube: Kube,
-        namespace: str | None = None,
+        namespaces: Sequence[str] = (),
         now: Callable[[], str] = c.now_rfc3339,
         workers: int = 8,
         resync_seconds: float = 300.0,
     ) -> None:
         self.kube = kube
-        self.namespace = namespace
+        # Empty: every namespace, one informer per child kind; else one per kind and namespace.
+        self.namespaces: list[str | None] = list(namespaces) or [None]
         self.now = now
         self.cache = Cache()
         self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, workers=workers)
         self.resync_seconds = resync_seconds
-        self._synced: dict[str, asyncio.Event] = {}
+        self._synced: dict[tuple[str, str | None], asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         for kind in CHILD_KINDS:
-            self._synced[kind] = asyncio.Event()
-            self._spawn(
-                self.kube.inform(
-                    kind, CHILD_LABELS, self._replace, self._child_event, self.namespace
-                )
-            )
-        self._synced["DynoSize"] = asyncio.Event()
-        self._spawn(self.kube.inform("DynoSize", {}, self._replace, self._size_event))
+            for ns in self.namespaces:
+                self._synced[kind, ns] = asyncio.Event()
+                replace = functools.partial(self._replace, ns)
+                self._spawn(self.kube.inform(kind, CHILD_LABELS, replace, self._child_event, ns))
+        self._synced["DynoSize", None] = asyncio.Event()
+        replace_sizes = functools.partial(self._replace, None)
+        self._spawn(self.kube.inform("DynoSize", {}, replace_sizes, self._size_event))
         self._spawn(self._resync())
         self._spawn(self._announce_sync())
         self.queue.start()
@@ -130,15 +131,27 @@ class Controller:
         if old is None or _generation(old) != _generation(obj) or _uid(old) != _uid(obj):
             self.queue.add(key)
 
-    def _replace(self, kind: str, objs: list[Obj]) -> None:
+    def _replace(self, namespace: str | None, kind: str, objs: list[Obj]) -> None:
+        """A fresh listing of `kind` in `namespace` (None: all, or cluster-scoped)."""
         if kind == "DynoSize":
             self.cache.set_sizes(objs)
             touched = set(self.cache.formations)
         else:
+            if namespace is not None:  # Keep what the other namespaces' informers listed.
+                objs = [*objs, *self._children_outside(kind, namespace)]
             touched = self.cache.replace_children(kind, objs)
-        self._synced[kind].set()
+        self._synced[kind, namespace].set()
         for key in touched:
             self.queue.add(key)
+
+    def _children_outside(self, kind: str, namespace: str) -> list[Obj]:
+        return [
+            obj
+            for (ns, _), kids in self.cache.children.items()
+            if ns != namespace
+            for (k, _), obj in kids.items()
+            if k == kind
+        ]
 
     def _child_event(self, etype: str, obj: Obj) -> None:
         owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
@@ -179,8 +192,10 @@ class Controller:
         desired = [stamp(b) for b in build_children(formation, sizes)]
         observed = dict(self.cache.children.get(key, {}))
         try:
-            for body in desired:
-                await self._apply_one(formation, body, observed.get(_ck(body)))
+            # Children are independent: apply them at once (the client bounds what is in flight).
+            await asyncio.gather(
+                *(self._apply_one(formation, b, observed.get(_ck(b))) for b in desired)
+            )
             await self._prune(formation, observed, {_ck(b) for b in desired})
         except NameConflict as exc:
             return False, c.NAME_CONFLICT, str(exc)

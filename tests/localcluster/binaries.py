@@ -31,6 +31,8 @@ MODULES: Mapping[str, str] = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "kwok": "sigs.k8s.io/kwok",
     "helm": "helm.sh/helm/v3",
+    # Not the control plane: Flux's status library (kstatus) as a command, for the GitOps tests.
+    "kstatus": "sigs.k8s.io/cli-utils",
 }
 # Binary -> the component that ships it.
 BINARIES: Mapping[str, str] = {
@@ -41,6 +43,7 @@ BINARIES: Mapping[str, str] = {
     "etcd": "etcd",
     "kwok": "kwok",
     "helm": "helm",
+    "kstatus": "kstatus",
 }
 
 

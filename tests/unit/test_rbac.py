@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from dynoform.kube import PERMISSIONS
+from dynoform.kube import LOCAL_WEBHOOK_PERMISSIONS, PERMISSIONS
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 
@@ -30,3 +30,12 @@ def test_no_rule_uses_wildcards() -> None:
         assert "*" not in verbs
         assert resource != "*"
         assert group != "*"
+
+
+def test_only_local_mode_manages_webhook_configurations() -> None:
+    # The split the chart relies on: what it leaves out is exactly kopf's webhook management.
+    assert LOCAL_WEBHOOK_PERMISSIONS.keys() <= PERMISSIONS.keys()
+    assert {resource for _, resource in LOCAL_WEBHOOK_PERMISSIONS} == {
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+    }

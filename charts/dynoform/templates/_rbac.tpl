@@ -1,0 +1,38 @@
+{{/* The operator's rules, shared by the cluster-wide and the namespaced RBAC (rbac.yaml). */}}
+{{- define "dynoform.namespacedRules" -}}
+# Formations: watched through kopf; status written by server-side apply.
+- apiGroups: [dyno.dev]
+  resources: [formations]
+  verbs: [get, list, watch]
+- apiGroups: [dyno.dev]
+  resources: [formations/status]
+  verbs: [patch]
+# Children: server-side apply creates (create) and updates (patch); prune deletes; a get checks
+# an unlabelled name before the first apply.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch, delete]
+# Events on Formations (ours and kopf's warnings).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end }}
+{{- define "dynoform.clusterRules" -}}
+# DynoSizes: the admins' size catalog, cluster-scoped.
+- apiGroups: [dyno.dev]
+  resources: [dynosizes]
+  verbs: [list, watch]
+# kopf: resource discovery and namespace scanning.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end }}

@@ -1,0 +1,427 @@
+"""The Helm chart as `helm template` renders it: values, schema, CRDs, the operator's Deployment,
+the webhooks and their certificate, DynoSizes from values. No cluster; the pinned helm binary.
+
+Owns `render()` and `chart_values()`, which the chart's integration and e2e tests reuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+
+from dynoform.crd import render as generated_crds
+from tests.localcluster import binaries
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "dynoform"
+CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+KUBE_VERSION = "1.35.4"
+NAMESPACE = "dynoform-system"
+Doc = dict[str, Any]
+
+
+@cache
+def helm() -> str:
+    return str(binaries.ensure(["helm"]).path("helm"))
+
+
+def helm_template(
+    *args: str, release: str = "dyno", namespace: str = NAMESPACE, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    argv = [helm(), "template", release, str(CHART), "-n", namespace]
+    result = subprocess.run(
+        [*argv, "--kube-version", KUBE_VERSION, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm template {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def render(*args: str, release: str = "dyno", namespace: str = NAMESPACE) -> list[Doc]:
+    """The chart's objects for these `helm template` arguments (e.g. `-f ci/x.yaml`)."""
+    text = helm_template(*args, release=release, namespace=namespace).stdout
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def chart_values() -> Doc:
+    loaded: Doc = yaml.safe_load((CHART / "values.yaml").read_text())
+    return loaded
+
+
+def one(docs: list[Doc], kind: str, name: str | None = None) -> Doc:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"{len(found)} {kind} {name or ''} in the render"
+    return found[0]
+
+
+def kinds(docs: list[Doc]) -> list[str]:
+    return sorted(d["kind"] for d in docs)
+
+
+# --- Values and schema -----------------------------------------------------------------------
+
+
+def _leaf_paths(node: Any, prefix: str = "") -> list[str]:
+    if isinstance(node, dict) and node:
+        return [p for k, v in node.items() for p in _leaf_paths(v, f"{prefix}{k}.")]
+    return [prefix.rstrip(".")]
+
+
+def _line_of(lines: list[str], path: str) -> int:
+    """The line of `path`'s key in values.yaml (each key searched after its parent's line)."""
+    at = -1
+    for depth, key in enumerate(path.split(".")):
+        indent = "  " * depth
+        at = next(i for i in range(at + 1, len(lines)) if lines[i].startswith(f"{indent}{key}:"))
+    return at
+
+
+def test_every_value_is_documented_in_values_yaml_the_schema_and_the_readme() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    readme = (CHART / "README.md").read_text()
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    for path in _leaf_paths(chart_values()):
+        parts = path.split(".")
+        prefixes = [".".join(parts[: n + 1]) for n in range(len(parts))]
+        # A `# --` comment documents a value or the map that holds it (resources, say).
+        documented = [_line_of(lines, p) for p in prefixes]
+        assert any(lines[at - 1].strip().startswith("#") for at in documented), path
+        assert any(f"| `{p}` |" in readme for p in prefixes), f"{path}: not in the README table"
+        node = schema
+        for part in parts:
+            node = node["properties"][part]
+            if "additionalProperties" in node and not node.get("properties"):
+                break  # a map (resources.requests, dynoSizes): its values are free keys
+        assert node.get("description") or path.startswith("resources."), path
+
+
+def _objects(node: Any) -> list[Doc]:
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "object" else []
+        return own + [o for v in node.values() for o in _objects(v)]
+    if isinstance(node, list):
+        return [o for v in node for o in _objects(v)]
+    return []
+
+
+def test_every_object_in_the_schema_refuses_unknown_keys() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    for node in _objects(schema):
+        # Fixed keys: additionalProperties false; maps (labels, sizes): a schema for the values.
+        extra = node.get("additionalProperties")
+        assert extra is False or isinstance(extra, dict), node
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
+        (["--set", "image.tags=v1"], "additional properties 'tags' not allowed"),
+        (["--set", "webhooks.failurePolicy=Fail"], "'failurePolicy' not allowed"),
+        (["--set", "dynoSizes.big.tier=x", "--set", "dynoSizes.big.cpu=1"], "'cpu' not allowed"),
+        (["--set", "replicaCount=2", "--set", "peering.enabled=false"], "peering"),
+        (["--set", "topologySpread.whenUnsatisfiable=Sometimes"], "whenUnsatisfiable"),
+        (["--set", "watchNamespaces[0]=Not_A_Namespace"], "watchNamespaces"),
+    ],
+)
+def test_the_schema_refuses_bad_values_before_anything_renders(
+    args: list[str], complaint: str
+) -> None:
+    result = helm_template(*args, check=False)
+    assert result.returncode != 0
+    assert complaint in result.stderr, result.stderr
+
+
+def test_the_schemas_dyno_size_is_the_crds_with_unknown_keys_refused() -> None:
+    crd = yaml.safe_load(generated_crds()["dynosizes.dyno.dev.yaml"])
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+    def strict(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: strict(v) for k, v in node.items()}
+            if out.get("type") == "object" and "properties" in out:
+                out["additionalProperties"] = False
+            return out
+        return [strict(v) for v in node] if isinstance(node, list) else node
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["properties"]["dynoSizes"]["additionalProperties"] == strict(spec)
+
+
+# --- CRDs --------------------------------------------------------------------------------------
+
+
+def test_the_charts_crd_files_are_byte_copies_of_the_generated_ones() -> None:
+    for name, text in generated_crds().items():
+        path = CHART / "files" / "crds" / name
+        assert path.exists(), f"{path} is missing: run `make crds`"
+        assert path.read_text() == text, f"{path} drifted: run `make crds`"
+
+
+def test_the_rendered_crds_are_the_generated_ones_kept_on_uninstall() -> None:
+    docs = render("--show-only", "templates/crds.yaml")
+    expected = [d for text in generated_crds().values() for d in yaml.safe_load_all(text) if d]
+    assert len(docs) == len(expected) == 4
+    for doc in docs:
+        meta = doc["metadata"]
+        assert meta["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    strip = [{**d, "metadata": {"name": d["metadata"]["name"]}} for d in docs]
+    assert sorted(strip, key=json.dumps) == sorted(expected, key=json.dumps)
+
+
+def test_crds_can_be_left_to_the_user_or_deleted_on_uninstall() -> None:
+    assert "CustomResourceDefinition" not in kinds(
+        render("--set", "crds.enabled=false", "--set", "peering.installCRDs=false")
+    )
+    docs = render("--set", "crds.keep=false", "--show-only", "templates/crds.yaml")
+    assert all("annotations" not in d["metadata"] for d in docs)
+
+
+# --- The operator ------------------------------------------------------------------------------
+
+
+def test_the_default_install_runs_one_peered_replica_that_is_never_doubled() -> None:
+    docs = render()
+    dep = one(docs, "Deployment")
+    spec = dep["spec"]["template"]["spec"]
+    # Two replicas are not safe until the operator honours a peering pause (chart README).
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert "PodDisruptionBudget" not in kinds(docs)
+    (container,) = spec["containers"]
+    assert container["image"] == "dynoform/operator:0.1.0"  # the appVersion
+    assert container["args"] == [
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--resync=300",
+        "--peering=dyno-dynoform",
+        "--webhook-listen=0.0.0.0:9443",
+        "--webhook-tls-dir=/tls",
+    ]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    spread = spec["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == [
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    ]
+    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == "dyno-dynoform"
+    assert one(docs, "ServiceAccount")["metadata"]["name"] == spec["serviceAccountName"]
+
+
+def test_two_replicas_roll_one_at_a_time_under_a_disruption_budget() -> None:
+    docs = render("-f", str(CHART / "ci" / "ha-values.yaml"))
+    dep = one(docs, "Deployment")
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == dep["spec"]["selector"]
+
+
+def test_the_operator_runs_restricted() -> None:
+    spec = one(render(), "Deployment")["spec"]["template"]["spec"]
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert spec["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert spec["enableServiceLinks"] is False
+
+
+def test_an_image_digest_wins_over_the_tag() -> None:
+    digest = "sha256:" + "a" * 64
+    dep = one(render("--set", f"image.digest={digest}", "--set", "image.tag=v9"), "Deployment")
+    assert (
+        dep["spec"]["template"]["spec"]["containers"][0]["image"] == f"dynoform/operator@{digest}"
+    )
+
+
+def test_one_replica_without_peering_has_no_pdb_and_no_peering_object() -> None:
+    docs = render("-f", str(CHART / "ci" / "no-webhooks-values.yaml"))
+    dep = one(docs, "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith(("--peering", "--webhook"))]
+    assert not {"PodDisruptionBudget", "ClusterKopfPeering", "KopfPeering"} & set(kinds(docs))
+
+
+def test_listed_namespaces_become_operator_flags_and_one_peering_object_each() -> None:
+    docs = render("-f", str(CHART / "ci" / "namespaced-values.yaml"))
+    args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--namespace")] == [
+        "--namespace=shop",
+        "--namespace=billing",
+    ]
+    peerings = [d for d in docs if d["kind"] == "KopfPeering"]
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["billing", "shop"]
+    assert "ClusterKopfPeering" not in kinds(docs)
+
+
+# --- Webhooks and their certificate ------------------------------------------------------------
+
+
+def _webhook(docs: list[Doc], kind: str) -> Doc:
+    (hook,) = one(docs, kind)["webhooks"]
+    return dict(hook)
+
+
+def test_the_webhooks_are_scoped_to_formation_writes_and_never_block_them() -> None:
+    docs = render()
+    for kind, name, path in [
+        ("ValidatingWebhookConfiguration", "catalog.dyno.dev", "/catalog"),
+        ("MutatingWebhookConfiguration", "audit.dyno.dev", "/audit"),
+    ]:
+        hook = _webhook(docs, kind)
+        assert hook["name"] == name
+        assert hook["failurePolicy"] == "Ignore"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        assert hook["timeoutSeconds"] == 5
+        assert hook["rules"] == [
+            {
+                "apiGroups": ["dyno.dev"],
+                "apiVersions": ["v1alpha1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["formations"],
+                "scope": "Namespaced",
+            }
+        ]
+        service = hook["clientConfig"]["service"]
+        assert service == {
+            "name": "dyno-dynoform-webhook",
+            "namespace": NAMESPACE,
+            "path": path,
+            "port": 443,
+        }
+
+
+def test_helms_certificate_is_signed_by_the_ca_the_webhooks_trust_for_the_service_name() -> None:
+    docs = render()
+    secret = one(docs, "Secret", "dyno-dynoform-webhook-tls")
+    ca_b64 = secret["data"]["ca.crt"]
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        assert _webhook(docs, kind)["clientConfig"]["caBundle"] == ca_b64
+    ca = x509.load_pem_x509_certificate(base64.b64decode(ca_b64))
+    leaf = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    leaf.verify_directly_issued_by(ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"dyno-dynoform-webhook.{NAMESPACE}.svc" in sans.get_values_for_type(x509.DNSName)
+    assert leaf.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=3000)
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"]["checksum/webhook-ca"]
+    (tls,) = [v for v in pod["spec"]["volumes"] if v["name"] == "webhook-tls"]
+    assert tls["secret"]["secretName"] == "dyno-dynoform-webhook-tls"
+
+
+def test_cert_manager_issues_the_certificate_and_injects_the_ca() -> None:
+    docs = render("-f", str(CHART / "ci" / "cert-manager-values.yaml"))
+    assert "Secret" not in kinds(docs)
+    cert = one(docs, "Certificate")
+    assert cert["spec"]["secretName"] == "dyno-dynoform-webhook-tls"
+    assert cert["spec"]["issuerRef"] == {
+        "name": "dyno-dynoform-selfsigned",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
+    assert one(docs, "Issuer")["spec"] == {"selfSigned": {}}
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        conf = one(docs, kind)
+        inject = conf["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        assert inject == f"{NAMESPACE}/dyno-dynoform-webhook"
+        assert "caBundle" not in conf["webhooks"][0]["clientConfig"]
+
+
+def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
+    docs = render(
+        "--set", "certManager.enabled=true",
+        "--set", "certManager.issuerRef.name=corp-ca",
+        "--set", "certManager.issuerRef.kind=ClusterIssuer",
+    )  # fmt: skip
+    assert "Issuer" not in kinds(docs)
+    assert one(docs, "Certificate")["spec"]["issuerRef"] == {
+        "name": "corp-ca",
+        "kind": "ClusterIssuer",
+    }
+
+
+def test_without_webhooks_nothing_of_them_is_rendered() -> None:
+    docs = render("--set", "webhooks.enabled=false")
+    assert not {
+        "Secret",
+        "Service",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    } & set(kinds(docs))
+    assert "volumes" in one(docs, "Deployment")["spec"]["template"]["spec"]  # /tmp only
+
+
+def test_namespaced_webhooks_only_see_the_listed_namespaces() -> None:
+    docs = render("--set", "watchNamespaces={shop,billing}")
+    selector = _webhook(docs, "ValidatingWebhookConfiguration")["namespaceSelector"]
+    assert selector == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop", "billing"]}
+        ]
+    }
+
+
+# --- DynoSizes from values ---------------------------------------------------------------------
+
+
+def test_sizes_from_values_become_dyno_sizes_with_their_spec() -> None:
+    values = yaml.safe_load((CHART / "ci" / "custom-sizes-values.yaml").read_text())
+    served = "dyno.dev/v1alpha1/DynoSize"
+    docs = render("-f", str(CHART / "ci" / "custom-sizes-values.yaml"), "--api-versions", served)
+    sizes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "DynoSize"}
+    assert {n: d["spec"] for n, d in sizes.items()} == values["dynoSizes"]
+    # The kind is served (an upgrade): ordinary release resources.
+    assert all("helm.sh/hook" not in d["metadata"]["annotations"] for d in sizes.values())
+
+
+def test_on_a_first_install_sizes_wait_for_their_crd_as_a_hook_owned_by_the_release() -> None:
+    docs = render("-f", str(CHART / "ci" / "custom-sizes-values.yaml"), release="first")
+    for size in (d for d in docs if d["kind"] == "DynoSize"):
+        assert size["metadata"]["annotations"] == {
+            "helm.sh/hook": "post-install",
+            "helm.sh/hook-delete-policy": "hook-failed",
+            "meta.helm.sh/release-name": "first",
+            "meta.helm.sh/release-namespace": NAMESPACE,
+            "argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true",
+        }
+        assert size["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+
+
+def test_the_chart_refuses_a_kubernetes_without_admission_policies() -> None:
+    result = helm_template("--kube-version", "1.29.0", check=False)
+    assert "chart requires kubeVersion: >=1.30.0-0" in result.stderr
+
+
+def test_both_readmes_show_the_tested_argo_cd_health_check_verbatim() -> None:
+    lua = (CHART / "health" / "formation.lua").read_text()
+    assert f"```lua\n{lua}```" in (CHART / "README.md").read_text()
+    indented = "".join("    " + ln if ln.strip() else ln for ln in lua.splitlines(keepends=True))
+    main = (ROOT / "README.md").read_text()
+    assert f"resource.customizations.health.dyno.dev_Formation: |\n{indented}```" in main
