@@ -29,14 +29,16 @@ def eventually(
 ) -> T:
     """Poll until `probe` returns something truthy; fail with `what` and the last value."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: object = None
     while True:
         try:
-            last = probe()
+            value = probe()
         except AssertionError as exc:
             last = exc
-        if last and not isinstance(last, AssertionError):
-            return last
+        else:
+            if value:
+                return value
+            last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
@@ -51,7 +53,7 @@ def get(client: Client, res: Any, name: str, namespace: str) -> dict[str, Any] |
         raise
 
 
-def names(client: Client, res: Any, namespace: str, **labels: str) -> set[str]:
+def names(client: Client, res: Any, namespace: str, **labels: Any) -> set[str]:
     return {
         o["metadata"]["name"] for o in client.list(res, namespace=namespace, labels=labels or None)
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from lightkube import Client
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from tests.audit import AuditLog
@@ -37,10 +38,18 @@ def _free_port() -> int:
 class Operator:
     """The operator process: start, stop, kill -9, and its log."""
 
-    def __init__(self, kubeconfig: str, log_path: Path, resync: float = 2.0) -> None:
+    def __init__(
+        self,
+        kubeconfig: str,
+        log_path: Path,
+        resync: float = 2.0,
+        webhook_args: tuple[str, ...] = ("--webhook-port", "0"),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.resync = resync
+        # Default: local mode, the operator registers its webhooks on 127.0.0.1 (any port).
+        self.webhook_args = webhook_args
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
         self.port = _free_port()
@@ -55,8 +64,7 @@ class Operator:
             f"http://127.0.0.1:{self.port}/healthz",
             "--resync",
             str(self.resync),
-            "--webhook-port",  # admission webhooks on 127.0.0.1, any free port
-            "0",
+            *self.webhook_args,
         ]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         if os.environ.get("DYNOFORM_TEST_VERBOSE"):  # debug logs of the operator under test
@@ -152,6 +160,6 @@ def kube(installed) -> Client:  # type: ignore[no-untyped-def]
 def namespace(kube: Client) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards (without waiting)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    kube.create(Namespace.from_dict({"metadata": {"name": name}}))
+    kube.create(Namespace(metadata=ObjectMeta(name=name)))
     yield name
     kube.delete(Namespace, name)

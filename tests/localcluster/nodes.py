@@ -28,6 +28,7 @@ NOT_READY_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.i
 class NodeSpec:
     name: str
     zone: str
+    capacity: tuple[tuple[str, str], ...] = tuple(CAPACITY.items())
 
 
 def default_nodes(zones: Sequence[str] = ZONES, per_zone: int = NODES_PER_ZONE) -> list[NodeSpec]:
@@ -53,7 +54,7 @@ def node_manifest(spec: NodeSpec) -> dict[str, Any]:
             "annotations": {"kwok.x-k8s.io/node": "fake"},
         },
         "spec": {"providerID": f"kwok://{spec.name}"},
-        "status": {"capacity": dict(CAPACITY), "allocatable": dict(CAPACITY)},
+        "status": {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)},
     }
 
 

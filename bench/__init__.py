@@ -1,0 +1,1 @@
+"""dynoform's benchmarks: the operator at scale, side by side with the API server's own limit."""

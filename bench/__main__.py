@@ -1,0 +1,117 @@
+"""`python -m bench`: run every scenario on a fresh local control plane and record the figures.
+
+python -m bench                      # the full run (make bench): N = 100, 300, 1000
+python -m bench --sizes 10 --idle 5 --changes 20 --out /tmp/b   # a small run (make test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lightkube import AsyncClient
+
+from bench import report, scenarios, webhooks
+from bench.measure import until
+from bench.scenarios import Figures
+from tests.audit import AuditLog
+from tests.localcluster.cluster import LocalCluster
+from tests.localcluster.nodes import default_nodes
+from tests.operator_fixture import OPERATOR_USER, ROOT, Operator
+
+# Room for 1000 Formations' 4000 pods of standard-1x (fake nodes cost nothing).
+BIG = (("cpu", "512"), ("memory", "4Ti"), ("pods", "1000"), ("ephemeral-storage", "10Ti"))
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--sizes", default="100,300,1000", help="Formation counts, comma-separated")
+    p.add_argument("--idle", type=float, default=300.0, help="quiet seconds to watch")
+    p.add_argument("--changes", type=int, default=200, help="quantity changes to time")
+    p.add_argument("--out", type=Path, default=ROOT / "bench", help="where results go")
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Figures:
+    env = cluster.env()
+    kubectl = [str(cluster.kubectl)]
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "crd/formations.dyno.dev"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*kubectl, "apply", "-f", str(ROOT / "deploy" / "rbac.yaml")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    op = Operator(
+        str(cluster.kubeconfig_for(OPERATOR_USER)),
+        work / "operator.log",
+        resync=300.0,
+        webhook_args=webhooks.install(kubectl, env, work),
+    )
+    audit = AuditLog(cluster.layout.audit_log)
+    figures = Figures()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    async with _client(cluster) as client:
+        for n in sizes:
+            print(f"N = {n}", flush=True)
+            base = await scenarios.baseline(client, n, figures)
+            op.start()
+            await until(lambda: "Caches synced" in op.log_since_start(), 60, "sync")
+            took = await scenarios.convergence(client, op, n, figures)
+            figures.put(f"convergence_ratio_n{n}", took / base)
+            if n != sizes[-1]:
+                op.stop()
+                await scenarios.delete_namespace(client, f"bench-{n}")
+        await scenarios.scale_latency(client, sizes[-1], args.changes, figures)
+        await scenarios.idle(op, audit, args.idle, figures)
+        await scenarios.restart(op, audit, figures)
+    op.stop()
+    return figures
+
+
+def _client(cluster: LocalCluster) -> AsyncClient:
+    from lightkube import KubeConfig
+
+    return AsyncClient(KubeConfig.from_file(cluster.kubeconfig), field_manager="bench")
+
+
+def machine() -> str:
+    cpus = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    gib = int(mem) // 1024**2
+    return f"{platform.machine()}, {cpus} cores, {gib} GiB, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    nodes = [type(n)(n.name, n.zone, BIG) for n in default_nodes()]
+    start = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="dynoform-bench-") as tmp,
+        LocalCluster(Path(tmp) / "cluster", node_specs=nodes) as cluster,
+    ):
+        figures = asyncio.run(run(args, cluster, Path(tmp)))
+    report.write(args.out, figures.values, machine(), [int(s) for s in args.sizes.split(",")])
+    print(f"bench: done in {time.monotonic() - start:.0f}s; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The benchmark's scenarios, each against the same local control plane.
+
+- baseline: the children applied directly by one client (server-side apply) at the operator's
+  concurrency: what this API server can do at best.
+- convergence: N Formations created; until every child exists with the right spec, then until
+  every pod is Running; the operator's RSS once settled.
+- scale latency: quantity changes of one Formation, each until its Deployment follows.
+- idle: quiet minutes; the operator's writes (audit log) and CPU.
+- restart: kill -9 and start again; until its first pass is done, and its writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+from lightkube.types import PatchType
+
+from bench import workload
+from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
+from dynoform import kube
+from dynoform.kube import RESOURCES, FormationResource, generic
+from tests.audit import AuditLog
+from tests.operator_fixture import OPERATOR_USER, Operator
+
+Pod = generic("", "v1", "Pod", "pods")
+CONCURRENCY = kube.CONCURRENCY  # the operator's requests in flight at most
+FIELD_MANAGER = "bench"
+
+
+@dataclass
+class Figures:
+    values: dict[str, float] = field(default_factory=dict)
+
+    def put(self, name: str, value: float) -> None:
+        self.values[name] = round(value, 3)
+        print(f"  {name} = {self.values[name]}", flush=True)
+
+
+async def bounded(n: int, jobs: list[Any]) -> None:
+    """Run coroutines with at most `n` in flight."""
+    slots = asyncio.Semaphore(n)
+
+    async def one(job: Any) -> None:
+        async with slots:
+            await job
+
+    await asyncio.gather(*(one(j) for j in jobs))
+
+
+async def fresh_namespace(client: AsyncClient, name: str) -> None:
+    await client.create(Namespace(metadata=ObjectMeta(name=name)))
+
+
+async def delete_namespace(client: AsyncClient, name: str, timeout: float = 600) -> None:
+    await client.delete(Namespace, name)
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            await client.get(Namespace, name)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return
+            raise
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"namespace {name} not deleted in {timeout}s")
+
+
+async def baseline(client: AsyncClient, n: int, figures: Figures) -> float:
+    ns = f"base-{n}"
+    await fresh_namespace(client, ns)
+    watch = ChildWatch(client, ns)
+    task = asyncio.create_task(watch.run(right_spec))
+    await asyncio.sleep(0.5)
+    start = time.monotonic()
+    bodies = [kid for name in workload.names(n) for kid in workload.children(name, ns)]
+    await bounded(CONCURRENCY, [_apply(client, body) for body in bodies])
+    await until(lambda: watch.count() >= len(bodies), 600, "baseline children")
+    seconds = time.monotonic() - start
+    task.cancel()
+    figures.put(f"baseline_seconds_n{n}", seconds)
+    await delete_namespace(client, ns)
+    return seconds
+
+
+async def _apply(client: AsyncClient, body: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    await client.patch(
+        RESOURCES[body["kind"]],
+        meta["name"],
+        body,
+        namespace=meta["namespace"],
+        patch_type=PatchType.APPLY,
+        field_manager=FIELD_MANAGER,
+        force=True,
+    )
+
+
+async def convergence(client: AsyncClient, op: Operator, n: int, figures: Figures) -> float:
+    ns = f"bench-{n}"
+    await fresh_namespace(client, ns)
+    watch = ChildWatch(client, ns)
+    task = asyncio.create_task(watch.run(right_spec))
+    pods = asyncio.create_task(_watch_running(client, ns, watch))
+    await asyncio.sleep(0.5)
+    start = time.monotonic()
+    formations = [workload.formation(name, ns) for name in workload.names(n)]
+    await bounded(CONCURRENCY, [client.create(FormationResource.from_dict(f)) for f in formations])
+    want = n * workload.CHILDREN_PER_FORMATION
+    await until(lambda: watch.count() >= want, 900, "operator children")
+    seconds = time.monotonic() - start
+    figures.put(f"operator_seconds_n{n}", seconds)
+    await until(lambda: len(watch.running_pods) >= n * workload.PODS_PER_FORMATION, 900, "pods")
+    figures.put(f"pods_running_seconds_n{n}", time.monotonic() - start)
+    task.cancel()
+    pods.cancel()
+    await asyncio.sleep(5)  # let status writes settle before reading memory
+    assert op.proc is not None
+    figures.put(f"operator_rss_mib_n{n}", rss_mib(op.proc.pid))
+    return seconds
+
+
+async def _watch_running(client: AsyncClient, ns: str, watch: ChildWatch) -> None:
+    async for etype, pod in client.watch(Pod, namespace=ns):
+        key = (ns, pod["metadata"]["name"])
+        if etype != "DELETED" and (pod.get("status") or {}).get("phase") == "Running":
+            watch.running_pods.add(key)
+        else:
+            watch.running_pods.discard(key)
+
+
+async def scale_latency(client: AsyncClient, n: int, changes: int, figures: Figures) -> None:
+    ns, name = f"bench-{n}", workload.names(n)[0]
+    dep = RESOURCES["Deployment"]
+    seen: asyncio.Queue[int] = asyncio.Queue()
+
+    async def follow() -> None:
+        async for _, obj in client.watch(
+            dep, namespace=ns, fields={"metadata.name": f"{name}-web"}
+        ):
+            seen.put_nowait(int(obj["spec"]["replicas"]))
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.5)
+    latencies, patches = [], []
+    for i in range(changes):
+        want = 3 if i % 2 == 0 else 2
+        start = time.monotonic()
+        await client.patch(
+            FormationResource,
+            name,
+            {"spec": {"processes": {"web": {"quantity": want}}}},
+            namespace=ns,
+            patch_type=PatchType.MERGE,
+        )
+        patches.append((time.monotonic() - start) * 1000)
+        while await asyncio.wait_for(seen.get(), 30) != want:
+            pass
+        latencies.append((time.monotonic() - start) * 1000)
+    task.cancel()
+    latencies.sort()
+    # The user's own PATCH (admission included) is part of the latency; shown apart.
+    figures.put("scale_patch_p50_ms", statistics.median(patches))
+    figures.put("scale_latency_p50_ms", statistics.median(latencies))
+    figures.put(
+        "scale_latency_p99_ms", latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    )
+
+
+async def idle(op: Operator, audit: AuditLog, seconds: float, figures: Figures) -> None:
+    assert op.proc is not None
+    await asyncio.sleep(10)  # the last status writes of the scale test
+    mark, cpu0, t0 = audit.mark(), cpu_seconds(op.proc.pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu = (cpu_seconds(op.proc.pid) - cpu0) / (time.monotonic() - t0)
+    writes = audit.writes_since(mark, OPERATOR_USER)
+    figures.put("idle_writes", len(writes))
+    for w in writes[:20]:
+        print(f"    idle write: {w}", flush=True)
+    figures.put("idle_cpu_percent", cpu * 100)
+
+
+async def restart(op: Operator, audit: AuditLog, figures: Figures) -> None:
+    op.stop(signal.SIGKILL)
+    mark = audit.mark()
+    op.start()
+    await until(lambda: "First pass done" in op.log_since_start(), 600, "first pass")
+    found = re.search(r"First pass done: (\d+) formations in ([\d.]+) s", op.log_since_start())
+    assert found is not None
+    figures.put("restart_formations", float(found.group(1)))
+    figures.put("restart_seconds", float(found.group(2)))
+    writes = audit.writes_since(mark, OPERATOR_USER)
+    figures.put("restart_writes", len(writes))
+    for w in writes[:20]:
+        print(f"    restart write: {w}", flush=True)
