@@ -12,6 +12,8 @@ from dynoform.api.v1alpha1 import Condition
 
 READY = "Ready"
 RECONCILED = "Reconciled"
+ZONE_REDUNDANT = "ZoneRedundant"
+REDUNDANCY_ADVICE = "RedundancyAdvised"
 
 # Reasons (stable, CamelCase): part of the API, documented in the README.
 AVAILABLE = "DynosAvailable"
@@ -24,6 +26,10 @@ SIZE_LIMIT = "SizeLimitExceeded"
 INCOMPATIBLE_SIZES = "IncompatibleSizes"
 NAME_CONFLICT = "NameConflict"
 API_ERROR = "ApiError"
+SPREAD = "SpreadAcrossZones"
+NOT_SPREAD = "NotSpreadAcrossZones"
+ADVICE_FOLLOWED = "TwoOrMoreDynos"
+SINGLE_DYNO = "SingleDyno"
 
 
 def now_rfc3339(now: datetime | None = None) -> str:

@@ -145,6 +145,11 @@ class ProcessType(Model):
         f"listens (default {DEFAULT_PORT}) and gets a Service; another type gets a port and a "
         "Service only when this is set.",
     )
+    critical: bool | None = Field(
+        default=None,
+        description="Advise (never require) at least two dynos for redundancy, as Heroku "
+        "advises for web. Defaults to true for `web`, false otherwise.",
+    )
     env: EnvMap | None = Field(
         default=None,
         max_length=256,
@@ -252,6 +257,10 @@ class FormationSpec(Model):
     def is_singleton(self, ptype: str) -> bool:
         s = self.processes[ptype].singleton
         return s if s is not None else ptype in SINGLETON_TYPES
+
+    def is_critical(self, ptype: str) -> bool:
+        c = self.processes[ptype].critical
+        return c if c is not None else ptype == "web"
 
     def port_of(self, ptype: str) -> int | None:
         p = self.processes[ptype].port
