@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
         str(cluster.kubeconfig_for(OPERATOR_USER)),
         work / "operator.log",
         resync=300.0,
-        webhook_args=webhooks.install(kubectl, env, work),
+        extra_args=webhooks.install(kubectl, env, work),
     )
     audit = AuditLog(cluster.layout.audit_log)
     figures = Figures()

@@ -45,6 +45,14 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
             ),
             Entry(f"pods_running_seconds_n{n}", values[f"pods_running_seconds_n{n}"], "s"),
             Entry(
+                f"admission_stamped_fraction_n{n}",
+                values[f"admission_stamped_fraction_n{n}"],
+                "fraction",
+                1,
+                1,
+                "higher",
+            ),
+            Entry(
                 f"operator_rss_mb_n{n}",
                 values[f"operator_rss_mib_n{n}"] * MB_PER_MIB,
                 "MB",

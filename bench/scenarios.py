@@ -28,6 +28,7 @@ from lightkube.types import PatchType
 from bench import workload
 from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
 from dynoform import kube
+from dynoform.admission import CHANGED_BY
 from dynoform.kube import RESOURCES, FormationResource, generic
 from tests.audit import AuditLog
 from tests.operator_fixture import OPERATOR_USER, Operator
@@ -123,6 +124,12 @@ async def convergence(client: AsyncClient, op: Operator, n: int, figures: Figure
     figures.put(f"pods_running_seconds_n{n}", time.monotonic() - start)
     task.cancel()
     pods.cancel()
+    stamped = [
+        f
+        async for f in client.list(FormationResource, namespace=ns)
+        if CHANGED_BY in (f["metadata"].get("annotations") or {})
+    ]
+    figures.put(f"admission_stamped_fraction_n{n}", len(stamped) / n)
     await asyncio.sleep(5)  # let status writes settle before reading memory
     assert op.proc is not None
     figures.put(f"operator_rss_mib_n{n}", rss_mib(op.proc.pid))

@@ -43,13 +43,13 @@ class Operator:
         kubeconfig: str,
         log_path: Path,
         resync: float = 2.0,
-        webhook_args: tuple[str, ...] = ("--webhook-port", "0"),
+        extra_args: tuple[str, ...] = ("--webhook-port", "0"),
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.resync = resync
         # Default: local mode, the operator registers its webhooks on 127.0.0.1 (any port).
-        self.webhook_args = webhook_args
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
         self.port = _free_port()
@@ -64,7 +64,7 @@ class Operator:
             f"http://127.0.0.1:{self.port}/healthz",
             "--resync",
             str(self.resync),
-            *self.webhook_args,
+            *self.extra_args,
         ]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         if os.environ.get("DYNOFORM_TEST_VERBOSE"):  # debug logs of the operator under test

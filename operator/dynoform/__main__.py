@@ -1,6 +1,7 @@
 """`python -m dynoform`: run the operator against the current KUBECONFIG (or in-cluster).
 
-kopf owns the process (signals, liveness endpoint, peering); dynoform.handlers registers on it.
+kopf owns the process (signals, liveness endpoint); dynoform.handlers registers on it. kopf runs
+standalone: with several replicas, dynoform's own Lease election decides which one reconciles.
 """
 
 from __future__ import annotations
@@ -9,10 +10,18 @@ import argparse
 import asyncio
 import logging
 import os
+import re
+import socket
 import sys
 import uuid
 
 import kopf
+
+
+def _dns_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid object name (RFC 1123)")
+    return value
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,9 +36,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Watch this namespace only; repeat for several (default: all namespaces).",
     )
     p.add_argument(
-        "--peering",
-        metavar="NAME",
-        help="Run with kopf peering NAME (one active replica among several); default standalone.",
+        "--leader-elect",
+        action="store_true",
+        help="Several replicas: only the holder of a Lease reconciles; all keep their caches "
+        "warm and serve the webhooks, so a standby takes over in seconds.",
+    )
+    p.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        help="Namespace of the leader Lease (default: $POD_NAMESPACE, else default).",
+    )
+    p.add_argument(
+        "--lease-name", default="dynoform", type=_dns_name, help="Name of the leader Lease."
     )
     p.add_argument(
         "--liveness",
@@ -84,13 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         webhook_port=args.webhook_port,
         webhook_listen=args.webhook_listen,
         webhook_tls_dir=args.webhook_tls_dir,
-        # Equal priorities would pause every replica: derive a unique one.
-        priority=int(os.environ.get("DYNOFORM_PRIORITY", uuid.uuid4().int % 10_000)),
+        leader_elect=args.leader_elect,
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+        identity=f"{os.environ.get('HOSTNAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}",
     )
     asyncio.run(
         kopf.operator(
-            standalone=args.peering is None,
-            peering_name=args.peering,
+            standalone=True,
             clusterwide=not args.namespaces,
             namespaces=args.namespaces,
             liveness_endpoint=args.liveness,

@@ -10,11 +10,40 @@ from collections import defaultdict
 from typing import Any
 
 from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
-from dynoform.builders.meta import LABEL_FORMATION
+from dynoform.builders.meta import LABEL_FORMATION, LABEL_TYPE
 
 Key = tuple[str, str]  # (namespace, formation name)
 ChildKey = tuple[str, str]  # (kind, name)
 Obj = dict[str, Any]
+
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def slim_pod(pod: Obj) -> Obj:
+    """What the verdict on spread needs of a dyno's pod, and no more (there are many pods)."""
+    meta, labels = pod["metadata"], pod["metadata"].get("labels") or {}
+    slim_meta = {
+        "name": meta["name"],
+        "namespace": meta.get("namespace", ""),
+        "labels": {k: labels[k] for k in (LABEL_FORMATION, LABEL_TYPE) if k in labels},
+    }
+    if meta.get("deletionTimestamp"):
+        slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
+    return {
+        "kind": "Pod",
+        "metadata": slim_meta,
+        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+        "status": {"phase": (pod.get("status") or {}).get("phase")},
+    }
+
+
+def slim_node(node: Obj) -> Obj:
+    labels = node["metadata"].get("labels") or {}
+    return {
+        "kind": "Node",
+        "metadata": {"name": node["metadata"]["name"], "labels": {ZONE: labels.get(ZONE)}},
+    }
 
 
 def key_of(obj: Obj) -> Key:
@@ -33,6 +62,8 @@ class Cache:
         self.formations: dict[Key, Obj] = {}
         self.children: defaultdict[Key, dict[ChildKey, Obj]] = defaultdict(dict)
         self.sizes: dict[str, DynoSizeSpec] = {}
+        self.pods: defaultdict[Key, dict[str, Obj]] = defaultdict(dict)
+        self.zones: dict[str, str | None] = {}  # node name -> zone
 
     def set_formation(self, obj: Obj) -> None:
         self.formations[key_of(obj)] = obj
@@ -88,6 +119,42 @@ class Cache:
 
     def drop_size(self, obj: Obj) -> None:
         self.sizes.pop(obj["metadata"]["name"], None)
+
+    # -- pods and nodes: where the dynos run ------------------------------------------------
+
+    def set_pod(self, pod: Obj) -> Key | None:
+        owner = owner_key(pod)
+        if owner is not None:
+            self.pods[owner][pod["metadata"]["name"]] = pod
+        return owner
+
+    def drop_pod(self, pod: Obj) -> Key | None:
+        owner = owner_key(pod)
+        if owner is not None:
+            self.pods.get(owner, {}).pop(pod["metadata"]["name"], None)
+        return owner
+
+    def replace_pods(self, namespace: str | None, pods: list[Obj]) -> set[Key]:
+        stale = {k for k in self.pods if namespace is None or k[0] == namespace}
+        for key in stale:
+            del self.pods[key]
+        return stale | {o for o in (self.set_pod(p) for p in pods) if o is not None}
+
+    def zones_by_type(self, key: Key) -> dict[str, list[str]]:
+        """The zone of each Running, not terminating dyno of a Formation, per process type."""
+        out: dict[str, list[str]] = {}
+        for pod in self.pods.get(key, {}).values():
+            zone = self.zones.get(pod["spec"]["nodeName"] or "")
+            if (
+                pod["status"]["phase"] == "Running"
+                and zone
+                and "deletionTimestamp" not in pod["metadata"]
+            ):
+                out.setdefault(pod["metadata"]["labels"].get(LABEL_TYPE, ""), []).append(zone)
+        return out
+
+    def cluster_zones(self) -> int:
+        return len({z for z in self.zones.values() if z})
 
     def users_of_size(self, name: str) -> list[Key]:
         return [

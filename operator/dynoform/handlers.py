@@ -18,8 +18,9 @@ import kopf
 
 from dynoform import tls
 from dynoform.api.v1alpha1 import GROUP, VERSION
+from dynoform.controller import Controller
+from dynoform.election import Election
 from dynoform.kube import Kube
-from dynoform.reconcile import Controller
 
 
 @kopf.on.startup()
@@ -34,16 +35,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    settings.peering.priority = memo.get("priority", 0)
-    settings.peering.lifetime = 15
     if memo.get("webhook_port") is not None:
         _serve_webhooks_locally(settings, memo)
     elif memo.get("webhook_listen"):
         _serve_webhooks_in_cluster(settings, memo)
+    kube = Kube()
+    election = None
+    if memo.get("leader_elect"):
+        election = Election(kube, memo["lease_namespace"], memo["lease_name"], memo["identity"])
     controller = Controller(
-        Kube(),
+        kube,
         namespaces=memo.get("namespaces", []),
         resync_seconds=memo.get("resync_seconds", 300.0),
+        election=election,
     )
     controller.start()
     memo["controller"] = controller

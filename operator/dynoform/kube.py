@@ -60,11 +60,20 @@ RESOURCES: dict[str, Any] = {
 FormationResource = generic(GROUP, VERSION, "Formation", "formations")
 DynoSizeResource = generic(GROUP, VERSION, "DynoSize", "dynosizes", namespaced=False)
 EventResource = generic("", "v1", "Event", "events")
-WATCHED: dict[str, Any] = {**RESOURCES, "DynoSize": DynoSizeResource}
+LeaseResource = generic("coordination.k8s.io", "v1", "Lease", "leases")
+WATCHED: dict[str, Any] = {
+    **RESOURCES,
+    "DynoSize": DynoSizeResource,
+    # Where the dynos run, for the verified spread: our pods (by label) and the nodes' zones.
+    "Pod": generic("", "v1", "Pod", "pods"),
+    "Node": generic("", "v1", "Node", "nodes", namespaced=False),
+}
+CLUSTER_SCOPED = frozenset({"DynoSize", "Node"})
 
 # Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in
-# deploy/rbac.yaml must grant exactly these, and the Helm chart's exactly these less
-# LOCAL_WEBHOOK_PERMISSIONS (tests/unit/test_rbac.py, tests/unit/test_chart_rbac.py).
+# deploy/rbac.yaml must grant exactly these; the Helm chart grants them less
+# LOCAL_WEBHOOK_PERMISSIONS, with LEADER_ELECTION_PERMISSIONS only in a Role in its own
+# namespace (tests/unit/test_rbac.py, tests/unit/test_chart_rbac.py).
 _CHILD_VERBS = frozenset({"get", "list", "watch", "create", "patch", "delete"})
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     (GROUP, "formations"): frozenset({"get", "list", "watch"}),
@@ -74,11 +83,11 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("", "services"): _CHILD_VERBS,
     ("policy", "poddisruptionbudgets"): _CHILD_VERBS,
     ("", "events"): frozenset({"create"}),
-    # kopf: resource discovery, namespace scanning and peering.
+    ("", "pods"): frozenset({"list", "watch"}),
+    ("", "nodes"): frozenset({"list", "watch"}),
+    # kopf: resource discovery and namespace scanning (it runs standalone: no peering).
     ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset({"list", "watch"}),
     ("", "namespaces"): frozenset({"list", "watch"}),
-    ("kopf.dev", "clusterkopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
-    ("kopf.dev", "kopfpeerings"): frozenset({"get", "list", "watch", "patch"}),
 }
 # kopf, when it manages the admission webhooks' configurations itself (--webhook-port, local
 # use). In a cluster the Helm chart owns those configurations, so its role omits these.
@@ -90,7 +99,12 @@ LOCAL_WEBHOOK_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"create", "patch"}
     ),
 }
+# Leader election among replicas (--leader-elect): one Lease, in the operator's own namespace.
+LEADER_ELECTION_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("coordination.k8s.io", "leases"): frozenset({"get", "create", "update"}),
+}
 PERMISSIONS.update(LOCAL_WEBHOOK_PERMISSIONS)
+PERMISSIONS.update(LEADER_ELECTION_PERMISSIONS)
 
 
 class KubeError(Exception):
@@ -245,6 +259,36 @@ class Kube:
             lambda: self.client.create(EventResource.from_dict(body)),
         )
 
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = await self._call(
+                f"get Lease {namespace}/{name}",
+                lambda: self.client.get(LeaseResource, name, namespace=namespace),
+            )
+        except NotFound:
+            return None
+        return trim(obj)
+
+    async def write_lease(self, lease: dict[str, Any], create: bool) -> bool:
+        """Create, or replace under the read resourceVersion; False when another replica won
+        the race (409), which is the normal way of losing an election round."""
+        meta = lease["metadata"]
+        body = LeaseResource.from_dict(lease)
+        self.writes += 1
+        try:
+            if create:
+                await self._call("create Lease", lambda: self.client.create(body))
+            else:
+                await self._call(
+                    "update Lease",
+                    lambda: self.client.replace(body, meta["name"], namespace=meta["namespace"]),
+                )
+        except KubeError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
     async def inform(
         self,
         kind: str,
@@ -252,6 +296,7 @@ class Kube:
         replace: Callable[[str, list[dict[str, Any]]], None],
         on_event: Callable[[str, dict[str, Any]], None],
         namespace: str | None = None,
+        shape: Callable[[dict[str, Any]], dict[str, Any]] = trim,
     ) -> None:
         """List then watch `kind` forever, feeding a cache.
 
@@ -261,7 +306,7 @@ class Kube:
         """
         res = WATCHED[kind]
         # Cluster-scoped kinds take no namespace at all.
-        scope = {} if kind == "DynoSize" else {"namespace": namespace or ALL_NS}
+        scope = {} if kind in CLUSTER_SCOPED else {"namespace": namespace or ALL_NS}
         failures = 0
         while True:
             try:
@@ -269,13 +314,13 @@ class Kube:
                     res, labels=selector or None, chunk_size=500, **scope
                 )
                 # List items carry no kind; watch events do. Give every object its kind.
-                objects = [{**trim(o), "kind": kind} async for o in listing]
+                objects = [{**shape(o), "kind": kind} async for o in listing]
                 replace(kind, objects)
                 failures = 0
                 async for etype, obj in self.client.watch(  # type: ignore[call-overload]
                     res, labels=selector or None, resource_version=listing.resourceVersion, **scope
                 ):
-                    on_event(etype, trim(obj))
+                    on_event(etype, shape(obj))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -18,17 +18,24 @@ Verdict = tuple[bool, str, str]  # (ok, reason, message)
 
 def zone_redundancy(
     formation: Formation, zones_by_type: Mapping[str, Sequence[str]], cluster_zones: int
-) -> Verdict:
+) -> Verdict | None:
     """True when every non-singleton type with 2+ dynos runs in at least two zones (or in as many
-    as the cluster has, when fewer). `zones_by_type`: the zone of each Running dyno, per type."""
+    as the cluster has, when fewer). `zones_by_type`: the zone of each Running dyno, per type.
+
+    None while such a type is rolling out (its Running dynos are not its quantity): half-started
+    dynos may sit in one zone for a moment, and a verdict on them would flap.
+    """
     spec = formation.spec
     need = min(2, cluster_zones)
+    judged = [
+        t for t in sorted(spec.processes) if not spec.is_singleton(t) and spec.quantity_of(t) >= 2
+    ]
+    if any(len(zones_by_type.get(t, ())) != spec.quantity_of(t) for t in judged):
+        return None
     faults = []
-    for ptype in sorted(spec.processes):
-        if spec.is_singleton(ptype) or spec.quantity_of(ptype) < 2:
-            continue
-        zones = Counter(zones_by_type.get(ptype, ()))
-        if zones and len(zones) < need:
+    for ptype in judged:
+        zones = Counter(zones_by_type[ptype])
+        if len(zones) < need:
             zone, count = zones.most_common(1)[0]
             faults.append(f"{ptype}: {count} of {sum(zones.values())} dynos in {zone}")
     if faults:

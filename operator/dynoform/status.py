@@ -7,9 +7,10 @@ and have all its dynos updated and available.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dynoform import spread
 from dynoform.api import conditions as c
 from dynoform.api.v1alpha1 import (
     HISTORY_MAX,
@@ -89,9 +90,11 @@ def build_status(
     reconciled: tuple[bool, str, str],
     now: str,
     by: str | None = None,
+    where: tuple[Mapping[str, Sequence[str]], int] | None = None,
 ) -> FormationStatus:
     """The new status; `reconciled` is (ok, reason, message) of the apply step, `by` who made
-    the formation what it is (for the history)."""
+    the formation what it is (for the history), `where` the zones of each type's Running dynos
+    and the number of zones in the cluster (for ZoneRedundant), once the pods are observed."""
     old = formation.status or FormationStatus()
     ok, reason, message = reconciled
     gen = formation.generation
@@ -103,6 +106,13 @@ def build_status(
         }
         ready, r_reason, r_message = readiness(formation, processes, deployments)
         conds = c.set_condition(conds, _cond(c.READY, ready, r_reason, r_message, now, gen))
+        if where is not None:
+            for ctype, verdict in (
+                (c.ZONE_REDUNDANT, spread.zone_redundancy(formation, *where)),
+                (c.REDUNDANCY_ADVICE, spread.advice(formation)),
+            ):
+                if verdict is not None:  # None: rolling out, the last verdict stands
+                    conds = c.set_condition(conds, _cond(ctype, *verdict, now, gen))
         return FormationStatus(
             observed_generation=gen,
             formation=summary(formation),
@@ -114,6 +124,21 @@ def build_status(
     # status says of them; Ready turns False so that `kubectl wait` does not pass.
     conds = c.set_condition(conds, _cond(c.READY, False, reason, message, now, gen))
     return old.model_copy(update={"observed_generation": gen, "conditions": conds})
+
+
+def redundancy_news(old: FormationStatus, new: FormationStatus) -> list[tuple[str, str, str]]:
+    """(reason, message, event type) for each redundancy condition that flipped: a Warning when
+    redundancy is lost or advised (once per flip), a Normal event when it comes back."""
+    news = []
+    for ctype in (c.ZONE_REDUNDANT, c.REDUNDANCY_ADVICE):
+        before, after = c.find(old.conditions, ctype), c.find(new.conditions, ctype)
+        if after is None or (before is not None and before.status == after.status):
+            continue
+        if after.status == "False":
+            news.append((after.reason, after.message, "Warning"))
+        elif before is not None:  # back to True; a first True is no news
+            news.append((after.reason, after.message, "Normal"))
+    return news
 
 
 def _history(

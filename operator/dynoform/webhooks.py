@@ -19,7 +19,7 @@ import kopf
 
 from dynoform.admission import refusal, stamp
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.reconcile import Controller
+from dynoform.controller import Controller
 from dynoform.sizes import Catalog
 
 # The DynoSize cache must be loaded to judge custom sizes; past this, answer with what we have.

@@ -29,12 +29,18 @@ class WorkQueue(Generic[K]):
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        """Start the workers; keys added before wait for them (a follower's queue fills up)."""
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """Stop the workers; keys in flight go back to the queue for whoever works it next."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for key in list(self._running):
+            self._running.discard(key)
+            self.add(key)
 
     def add(self, key: K) -> None:
         if key in self._running:

@@ -1,9 +1,11 @@
 """The chart installed, then the operator run from source under the chart's ServiceAccount: a
 token from `kubectl create token` is all it has, so a Formation turning Ready proves the chart's
-RBAC is enough, and a forbidden action proves it is not more. Then GitOps as Argo CD and Flux
-see it: server-side apply is a no-op on a reconciled Formation, `kubectl diff` is empty,
-`kubectl wait` and Flux's kstatus read the status, and the chart's Argo CD health check (the very
-Lua file) judges real statuses.
+RBAC is enough, and a forbidden action proves it is not more. It runs with leader election on
+the chart's Lease (as the chart's Deployment does), so taking the Lease before reconciling
+anything proves the leader-election Role in the release namespace is enough too. Then GitOps as
+Argo CD and Flux see it: server-side apply is a no-op on a reconciled Formation, `kubectl diff`
+is empty, `kubectl wait` and Flux's kstatus read the status, and the chart's Argo CD health
+check (the very Lua file) judges real statuses.
 
 Each scenario runs on a control plane of its own: the session's may have the test operator
 running, and two operators over one Formation would prove nothing. The chart is installed with
@@ -36,7 +38,7 @@ from tests.operator_fixture import ROOT, _free_port
 from tests.unit.test_chart_render import CHART
 
 RELEASE, RELEASE_NS = "dynoform", "dynoform-system"
-SERVICE_ACCOUNT = "dynoform"  # the release's full name
+SERVICE_ACCOUNT = LEASE = "dynoform"  # the release's full name
 HEALTH_LUA = CHART / "health" / "formation.lua"
 
 
@@ -67,13 +69,15 @@ class Shell:
 
 
 class SourceOperator:
-    """`python -m dynoform` from this checkout, with a kubeconfig of the chart's identity."""
+    """`python -m dynoform` from this checkout, with a kubeconfig of the chart's identity and the
+    chart's leader-election flags (the Deployment's `$(POD_NAMESPACE)` is the release's)."""
 
     def __init__(self, kubeconfig: Path, log: Path, *flags: str) -> None:
         self.port = _free_port()
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
         argv = [
-            sys.executable, "-m", "dynoform", "--peering", RELEASE, "--resync", "2",
+            sys.executable, "-m", "dynoform", "--resync", "2", "--leader-elect",
+            "--lease-namespace", RELEASE_NS, "--lease-name", LEASE,
             "--liveness", f"http://127.0.0.1:{self.port}/healthz", *flags,
         ]  # fmt: skip
         self.log = log
@@ -162,8 +166,17 @@ def _install(tmp: Path, watched: list[str]) -> Iterator[Install]:
 
 @pytest.fixture(scope="module")
 def clusterwide(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
-    """The default chart (cluster-wide, peering) and the operator under its identity."""
+    """The default chart (cluster-wide, leader election) and the operator under its identity."""
     yield from _install(tmp_path_factory.mktemp("helm-clusterwide"), [])
+
+
+def _lease_body(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"holderIdentity": "someone", "leaseDurationSeconds": 10},
+    }
 
 
 def _apply(shell: Shell, body: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
@@ -207,23 +220,38 @@ def _scenario(install: Install, namespace: str) -> None:
     assert ready == {"shop-web": 2, "shop-worker": 1, "shop-clock": 1}
 
 
+def _lease_holder(install: Install) -> str:
+    """The holder of the chart's Lease, as the operator itself reads it (its Role allows it)."""
+    lease = install.operator_shell.get("lease", LEASE, "-n", RELEASE_NS)
+    return str(lease["spec"].get("holderIdentity") or "")
+
+
 def test_a_formation_turns_ready_with_only_the_charts_permissions(clusterwide: Install) -> None:
     clusterwide.admin.kubectl("create", "namespace", "shop")
     _scenario(clusterwide, "shop")
+    # It reconciled as the leader, on the chart's Lease in the release namespace.
+    assert "Leading as" in clusterwide.operator.text()
+    assert _lease_holder(clusterwide)
     assert clusterwide.operator.problems() == []
 
 
 def test_the_charts_identity_may_not_read_secrets_or_delete_namespaces(
     clusterwide: Install,
 ) -> None:
-    denied = [
-        ("get", "secrets", "-n", RELEASE_NS),
-        ("delete", "namespace", "default", "--wait=false"),
-        ("create", "clusterrolebinding", "x", "--clusterrole=cluster-admin", "--user=me"),
-        ("delete", "validatingadmissionpolicy", "formations.dyno.dev"),
+    # Another controller's Lease in the release namespace: not the operator's to read or take.
+    _apply(clusterwide.admin, _lease_body("someone-else", RELEASE_NS))
+    denied: list[tuple[tuple[str, ...], str | None]] = [
+        (("get", "secrets", "-n", RELEASE_NS), None),
+        (("delete", "namespace", "default", "--wait=false"), None),
+        (("create", "clusterrolebinding", "x", "--clusterrole=cluster-admin", "--user=me"), None),
+        (("delete", "validatingadmissionpolicy", "formations.dyno.dev"), None),
+        (("get", "lease", "someone-else", "-n", RELEASE_NS), None),
+        (("get", "leases", "-n", RELEASE_NS), None),
+        (("create", "-f", "-"), yaml.safe_dump(_lease_body(LEASE, "default"))),
+        (("delete", "lease", LEASE, "-n", RELEASE_NS), None),
     ]
-    for args in denied:
-        result = clusterwide.operator_shell.kubectl(*args, check=False)
+    for args, stdin in denied:
+        result = clusterwide.operator_shell.kubectl(*args, input=stdin, check=False)
         assert result.returncode != 0, args
         assert "forbidden" in result.stderr.lower(), (args, result.stderr)
     # Only the operator's own verbs: it may read Formations, not edit their spec.
@@ -243,10 +271,10 @@ def test_namespaced_install_serves_only_its_namespaces(tmp_path: Path) -> None:
         _apply(install.admin, formation_body(name="shop", namespace="gamma"))
         denied = install.operator_shell.kubectl("get", "deployments", "-n", "gamma", check=False)
         assert "Forbidden" in denied.stderr
-        peers = install.admin.get("kopfpeerings", "-A")["items"]
-        assert sorted(p["metadata"]["namespace"] for p in peers) == ["alpha", "beta"]
-        # Its peering status says this operator is alive in each namespace.
-        assert all(p.get("status") for p in peers), peers
+        # The chart's Lease, in the release namespace (not a watched one), held by it.
+        assert _lease_holder(install)
+        for ns in ("alpha", "beta", "gamma"):
+            assert install.admin.get("leases", "-n", ns)["items"] == [], ns
         assert "status" not in _formation(install.admin, "gamma", "shop")  # not ours to touch
         assert install.operator.problems() == []
     finally:

@@ -1,6 +1,6 @@
 """The Helm chart against the real API server: every value set accepted by a server-side dry
 run, a real `helm install` / `upgrade` / `uninstall` that keeps the CRDs, and the namespaced
-RBAC as the API server enforces it.
+RBAC (with the leader-election Role in the release namespace only) as the API server enforces it.
 
 Webhooks are disabled in every real install here: a webhook configuration pointing at a Service
 would make the API server dial a Service IP on every Formation write, and nothing may leave
@@ -23,8 +23,6 @@ KEPT = [
     "crd/dynosizes.dyno.dev",
     "validatingadmissionpolicy/formations.dyno.dev",
     "validatingadmissionpolicybinding/formations.dyno.dev",
-    "crd/clusterkopfpeerings.kopf.dev",
-    "crd/kopfpeerings.kopf.dev",
 ]
 NAMESPACED_CI = ("shop", "billing")  # ci/namespaced-values.yaml
 
@@ -67,13 +65,10 @@ def _ensure_namespace(cluster, name: str) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture(scope="module")
 def chart_ready(cluster) -> str:  # type: ignore[no-untyped-def]
-    """The CRDs the renders use (ours and kopf's, as the chart renders them) installed for real,
-    the namespaces the value sets name, and a release namespace. Returns that namespace."""
-    crds = helm_template(
-        "--show-only", "templates/crds.yaml", "--show-only", "templates/peering.yaml",
-        "--set", "peering.enabled=true", "--set", "watchNamespaces={x}",
-    ).stdout  # fmt: skip
-    only_crds = [d for d in yaml.safe_load_all(crds) if d and d["kind"] != "KopfPeering"]
+    """The CRDs the renders use (as the chart renders them) installed for real, the namespaces
+    the value sets name, and a release namespace. Returns that namespace."""
+    crds = helm_template("--show-only", "templates/crds.yaml").stdout
+    only_crds = [d for d in yaml.safe_load_all(crds) if d]
     if cluster.kubectl("get", "crd", "certificates.cert-manager.io", check=False).returncode:
         only_crds += CERT_MANAGER_STANDINS
     cluster.kubectl(
@@ -141,33 +136,36 @@ def test_install_upgrade_and_uninstall_keep_the_crds(cluster, chart_ready: str, 
         assert f"kubectl -n {release_ns} rollout status deployment/dfc-dynoform" in notes
         assert "kubectl wait --for=condition=Ready formation/shop" in notes
         assert "Admission webhooks are disabled" in notes
-        # The operator Pod (a kwok fake here), the size and the peering object from the hook.
+        assert f"kubectl -n {release_ns} get lease/dfc-dynoform" in notes
+        # The two operator Pods (kwok fakes here), their disruption budget, and the size the
+        # install hook created.
         ready = cluster.kubectl(
             "get", "deployment/dfc-dynoform", "-n", release_ns, "-o",
             "jsonpath={.status.readyReplicas}",
         )  # fmt: skip
-        assert ready.stdout == "1"
-        cluster.kubectl("get", f"dynosize/{size}", "clusterkopfpeering/dfc-dynoform")
+        assert ready.stdout == "2"
+        cluster.kubectl("get", f"dynosize/{size}", "pdb/dfc-dynoform", "-n", release_ns)
         # The first upgrade adopts what the install hook created as ordinary release objects.
         _helm(cluster, "upgrade", release, *args, "--set", "resyncSeconds=60")
         manifest = _helm(cluster, "get", "manifest", release, "-n", release_ns)
         assert f"name: {size}" in manifest
-        assert "kind: ClusterKopfPeering" in manifest
-        args_now = cluster.kubectl(
+        assert "kopf.dev" not in manifest
+        container = cluster.kubectl(
             "get", "deployment/dfc-dynoform", "-n", release_ns,
-            "-o", "jsonpath={.spec.template.spec.containers[0].args}",
+            "-o", "jsonpath={.spec.template.spec.containers[0]}",
         ).stdout  # fmt: skip
-        assert "--resync=60" in args_now
+        assert "--resync=60" in container
+        assert "--lease-name=dfc-dynoform" in container
     finally:
         uninstall = cluster.helm("uninstall", release, "-n", release_ns, "--wait", check=False)
     assert uninstall.returncode == 0, uninstall.stderr
     for obj in KEPT:
         assert cluster.kubectl("get", obj, check=False).returncode == 0, f"{obj} was deleted"
-    for gone in (f"dynosize/{size}", "clusterkopfpeering/dfc-dynoform", "clusterrole/dfc-dynoform"):
+    for gone in (f"dynosize/{size}", "clusterrole/dfc-dynoform"):
         result = cluster.kubectl("get", gone, check=False)
         assert "NotFound" in result.stderr, gone
     left = cluster.kubectl(
-        "get", "deployment,serviceaccount,pdb", "-n", release_ns, "-o", "name",
+        "get", "deployment,serviceaccount,pdb,role,rolebinding", "-n", release_ns, "-o", "name",
         "-l", f"app.kubernetes.io/instance={release}",
     )  # fmt: skip
     assert left.stdout.strip() == ""
@@ -182,7 +180,7 @@ def test_namespaced_rbac_is_enforced_by_the_api_server(cluster, chart_ready: str
     _helm(
         cluster, "install", "dfn", str(CHART), "-n", release_ns,
         "--set", f"watchNamespaces={{{watched}}}", "--set", "webhooks.enabled=false",
-        "--set", "crds.enabled=false", "--set", "peering.installCRDs=false",
+        "--set", "crds.enabled=false",
     )  # fmt: skip
     sa = f"system:serviceaccount:{release_ns}:dfn-dynoform"
 
@@ -193,16 +191,26 @@ def test_namespaced_rbac_is_enforced_by_the_api_server(cluster, chart_ready: str
     try:
         assert can("patch", "deployments.apps", "-n", watched)
         assert can("patch", "formations.dyno.dev", "--subresource=status", "-n", watched)
-        assert can("patch", "kopfpeerings.kopf.dev", "-n", watched)
+        assert can("watch", "pods", "-n", watched)
         assert can("list", "dynosizes.dyno.dev")
         assert can("watch", "namespaces")
+        assert can("watch", "nodes")
         assert not can("patch", "deployments.apps", "-n", other)
         assert not can("list", "formations.dyno.dev", "-n", other)
+        assert not can("list", "pods", "-n", other)
         assert not can("get", "secrets", "-n", watched)
         assert not can("delete", "namespaces")
-        assert not can("patch", "clusterkopfpeerings.kopf.dev")
         assert not can("create", "validatingwebhookconfigurations.admissionregistration.k8s.io")
-        peering = cluster.kubectl("get", "kopfpeering/dfn-dynoform", "-n", watched, check=False)
-        assert peering.returncode == 0, peering.stderr
+        # Leader election: the release's own Lease, in the release namespace, and nowhere else.
+        lease = "leases.coordination.k8s.io"
+        assert can("create", lease, "-n", release_ns)
+        for verb in ("get", "update"):
+            assert can(verb, f"{lease}/dfn-dynoform", "-n", release_ns)
+            assert not can(verb, f"{lease}/someone-else", "-n", release_ns)
+        assert not can("delete", f"{lease}/dfn-dynoform", "-n", release_ns)
+        assert not can("list", lease, "-n", release_ns)
+        assert not can("create", lease, "-n", watched)
+        assert not can("update", f"{lease}/dfn-dynoform", "-n", watched)
+        assert not can("create", lease, "--all-namespaces")
     finally:
         cluster.helm("uninstall", "dfn", "-n", release_ns, "--wait", check=False)

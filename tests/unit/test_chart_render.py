@@ -132,7 +132,9 @@ def test_every_object_in_the_schema_refuses_unknown_keys() -> None:
         (["--set", "image.tags=v1"], "additional properties 'tags' not allowed"),
         (["--set", "webhooks.failurePolicy=Fail"], "'failurePolicy' not allowed"),
         (["--set", "dynoSizes.big.tier=x", "--set", "dynoSizes.big.cpu=1"], "'cpu' not allowed"),
-        (["--set", "replicaCount=2", "--set", "peering.enabled=false"], "peering"),
+        (["--set", "leaderElection.enabled=false"], "/leaderElection/enabled"),  # 2 replicas
+        (["--set", "replicaCount=3", "--set", "leaderElection.enabled=false"], "leaderElection"),
+        (["--set", "peering.enabled=true"], "additional properties 'peering' not allowed"),
         (["--set", "topologySpread.whenUnsatisfiable=Sometimes"], "whenUnsatisfiable"),
         (["--set", "watchNamespaces[0]=Not_A_Namespace"], "watchNamespaces"),
     ],
@@ -184,9 +186,7 @@ def test_the_rendered_crds_are_the_generated_ones_kept_on_uninstall() -> None:
 
 
 def test_crds_can_be_left_to_the_user_or_deleted_on_uninstall() -> None:
-    assert "CustomResourceDefinition" not in kinds(
-        render("--set", "crds.enabled=false", "--set", "peering.installCRDs=false")
-    )
+    assert "CustomResourceDefinition" not in kinds(render("--set", "crds.enabled=false"))
     docs = render("--set", "crds.keep=false", "--show-only", "templates/crds.yaml")
     assert all("annotations" not in d["metadata"] for d in docs)
 
@@ -194,23 +194,38 @@ def test_crds_can_be_left_to_the_user_or_deleted_on_uninstall() -> None:
 # --- The operator ------------------------------------------------------------------------------
 
 
-def test_the_default_install_runs_one_peered_replica_that_is_never_doubled() -> None:
+LEADER_ELECTION_ARGS = [
+    "--leader-elect",
+    "--lease-namespace=$(POD_NAMESPACE)",
+    "--lease-name=dyno-dynoform",
+]
+POD_NAMESPACE_ENV = {
+    "name": "POD_NAMESPACE",
+    "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+}
+
+
+def test_the_default_install_runs_two_replicas_that_elect_a_leader_with_a_lease() -> None:
     docs = render()
     dep = one(docs, "Deployment")
     spec = dep["spec"]["template"]["spec"]
-    # Two replicas are not safe until the operator honours a peering pause (chart README).
-    assert dep["spec"]["replicas"] == 1
-    assert dep["spec"]["strategy"] == {"type": "Recreate"}
-    assert "PodDisruptionBudget" not in kinds(docs)
+    assert dep["spec"]["replicas"] == 2
+    # A new replica is up before an old one stops; the Lease hands over the reconciling.
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     (container,) = spec["containers"]
     assert container["image"] == "dynoform/operator:0.1.0"  # the appVersion
     assert container["args"] == [
         "--liveness=http://0.0.0.0:8080/healthz",
         "--resync=300",
-        "--peering=dyno-dynoform",
+        *LEADER_ELECTION_ARGS,
         "--webhook-listen=0.0.0.0:9443",
         "--webhook-tls-dir=/tls",
     ]
+    # $(POD_NAMESPACE) in the args is the kubelet's expansion of this variable.
+    assert container["env"] == [POD_NAMESPACE_ENV]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
@@ -219,18 +234,59 @@ def test_the_default_install_runs_one_peered_replica_that_is_never_doubled() -> 
         "topology.kubernetes.io/zone",
         "kubernetes.io/hostname",
     ]
-    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == "dyno-dynoform"
-    assert one(docs, "ServiceAccount")["metadata"]["name"] == spec["serviceAccountName"]
-
-
-def test_two_replicas_roll_one_at_a_time_under_a_disruption_budget() -> None:
-    docs = render("-f", str(CHART / "ci" / "ha-values.yaml"))
-    dep = one(docs, "Deployment")
-    assert dep["spec"]["replicas"] == 2
-    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    for constraint in spread:
+        assert constraint["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     pdb = one(docs, "PodDisruptionBudget")
     assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["selector"] == dep["spec"]["selector"]
+    assert one(docs, "ServiceAccount")["metadata"]["name"] == spec["serviceAccountName"]
+    # Every replica serves the webhooks: the Service selects them all, not a leader.
+    service = one(docs, "Service", "dyno-dynoform-webhook")
+    assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_the_default_value_set_is_the_default() -> None:
+    assert yaml.safe_load((CHART / "ci" / "default-values.yaml").read_text()) == {}
+    assert chart_values()["replicaCount"] == 2
+    assert chart_values()["leaderElection"] == {"enabled": True}
+
+
+def test_nothing_of_kopf_peering_is_left() -> None:
+    assert not list(CHART.rglob("*peering*"))
+    for values in CI_VALUES:
+        docs = render("-f", str(values))
+        assert not [d for d in docs if "kopf.dev" in d["apiVersion"]], values.name
+        assert not [d for d in docs if "kopf.dev" in json.dumps(d.get("spec", {}))], values.name
+        args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert not [a for a in args if a.startswith("--peering")], values.name
+
+
+def test_one_replica_keeps_the_lease_and_rolls_over_it() -> None:
+    docs = render("--set", "replicaCount=1")
+    dep = one(docs, "Deployment")
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["type"] == "RollingUpdate"
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith(("--leader", "--lease"))] == LEADER_ELECTION_ARGS
+    # A PodDisruptionBudget over a single replica would block every node drain.
+    assert "PodDisruptionBudget" not in kinds(docs)
+
+
+def test_one_replica_without_leader_election_is_recreated_never_doubled() -> None:
+    docs = render("-f", str(CHART / "ci" / "single-replica-values.yaml"))
+    dep = one(docs, "Deployment")
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith(("--leader", "--lease"))]
+    assert not {"PodDisruptionBudget", "Role", "RoleBinding"} & set(kinds(docs))
+
+
+def test_the_lease_is_named_after_the_release() -> None:
+    dep = one(render("--set", "fullnameOverride=ops"), "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--lease-name=ops" in args
+    assert "--lease-namespace=$(POD_NAMESPACE)" in args
 
 
 def test_the_operator_runs_restricted() -> None:
@@ -260,24 +316,21 @@ def test_an_image_digest_wins_over_the_tag() -> None:
     )
 
 
-def test_one_replica_without_peering_has_no_pdb_and_no_peering_object() -> None:
+def test_no_webhooks_means_no_webhook_flags_and_no_certificate_volume() -> None:
     docs = render("-f", str(CHART / "ci" / "no-webhooks-values.yaml"))
-    dep = one(docs, "Deployment")
-    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert not [a for a in args if a.startswith(("--peering", "--webhook"))]
-    assert not {"PodDisruptionBudget", "ClusterKopfPeering", "KopfPeering"} & set(kinds(docs))
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert not [a for a in spec["containers"][0]["args"] if a.startswith("--webhook")]
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
 
 
-def test_listed_namespaces_become_operator_flags_and_one_peering_object_each() -> None:
+def test_listed_namespaces_become_operator_flags_and_the_lease_stays_in_the_release_ns() -> None:
     docs = render("-f", str(CHART / "ci" / "namespaced-values.yaml"))
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert [a for a in args if a.startswith("--namespace")] == [
         "--namespace=shop",
         "--namespace=billing",
     ]
-    peerings = [d for d in docs if d["kind"] == "KopfPeering"]
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["billing", "shop"]
-    assert "ClusterKopfPeering" not in kinds(docs)
+    assert [a for a in args if a.startswith(("--leader", "--lease"))] == LEADER_ELECTION_ARGS
 
 
 # --- Webhooks and their certificate ------------------------------------------------------------

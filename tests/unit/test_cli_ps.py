@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus
 from dynoform.cli import dynos as dy
 from dynoform.cli import render
+from dynoform.cli.commands.ps import redundancy_verdict
 from dynoform.cli.grammar import DynoRef
 from dynoform.sizes import Catalog
 from tests.factories import make_formation
@@ -233,3 +235,32 @@ def test_ps_json_has_herokus_fields_and_where_each_dyno_runs() -> None:
             "job": None,
         }
     ]
+
+
+def _with_conditions(*conds: tuple[str, str, str]) -> Formation:
+    f = make_formation(processes={"web": {"command": "a", "quantity": 3}})
+    status = FormationStatus(
+        conditions=[
+            Condition(type=t, status=s, reason="R", message=m, last_transition_time="t")
+            for t, s, m in conds
+        ]
+    )
+    return f.model_copy(update={"status": status})
+
+
+def test_ps_ends_with_the_operators_redundancy_verdict() -> None:
+    ok = _with_conditions(
+        ("ZoneRedundant", "True", "Types with 2 or more dynos run in at least 2 zones.")
+    )
+    assert (
+        redundancy_verdict(ok) == "Redundancy: Types with 2 or more dynos run in at least 2 zones."
+    )
+    bad = _with_conditions(
+        ("ZoneRedundant", "False", "web: 3 of 3 dynos in zone-a"),
+        ("RedundancyAdvised", "False", "Run at least two worker dynos for redundancy."),
+    )
+    assert redundancy_verdict(bad) == (
+        "Redundancy: NOT spread across zones: web: 3 of 3 dynos in zone-a "
+        "Run at least two worker dynos for redundancy."
+    )
+    assert "not verified yet" in redundancy_verdict(make_formation())

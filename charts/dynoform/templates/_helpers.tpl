@@ -48,9 +48,13 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
-{{/* The kopf peering name (one ClusterKopfPeering, or one KopfPeering per namespace). */}}
-{{- define "dynoform.peeringName" -}}
+{{/* The leader Lease's name (in the release namespace), and its Role's. */}}
+{{- define "dynoform.leaseName" -}}
 {{- include "dynoform.fullname" . }}
+{{- end }}
+
+{{- define "dynoform.leaderElectionRole" -}}
+{{- printf "%s-leader-election" (include "dynoform.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "dynoform.webhookService" -}}
@@ -94,11 +98,11 @@ helm.sh/resource-policy: keep
 {{- end }}
 
 {{/*
-Annotations of a custom resource whose CRD this same release installs (peering objects,
-DynoSizes). Helm cannot build such an object before its CRD exists, so on the first install
-(the kind not served yet) it is a post-install hook carrying Helm's ownership metadata: the next
-upgrade, which finds the kind served, adopts it as an ordinary release resource. Usage:
-  include "dynoform.crAnnotations" (list $ "kopf.dev/v1/ClusterKopfPeering")
+Annotations of a custom resource whose CRD this same release installs (DynoSizes). Helm cannot
+build such an object before its CRD exists, so on the first install (the kind not served yet)
+it is a post-install hook carrying Helm's ownership metadata: the next upgrade, which finds the
+kind served, adopts it as an ordinary release resource. Usage:
+  include "dynoform.crAnnotations" (list $ "dyno.dev/v1alpha1/DynoSize")
 */}}
 {{- define "dynoform.crAnnotations" -}}
 {{- $root := index . 0 }}

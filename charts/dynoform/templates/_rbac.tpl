@@ -18,6 +18,10 @@
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
+# Where the dynos run (verified spread): our Pods, by label. Read only.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
 # Events on Formations (ours and kopf's warnings).
 - apiGroups: [""]
   resources: [events]
@@ -27,6 +31,10 @@
 # DynoSizes: the admins' size catalog, cluster-scoped.
 - apiGroups: [dyno.dev]
   resources: [dynosizes]
+  verbs: [list, watch]
+# The zones of the Nodes the dynos run on (verified spread). Read only.
+- apiGroups: [""]
+  resources: [nodes]
   verbs: [list, watch]
 # kopf: resource discovery and namespace scanning.
 - apiGroups: [apiextensions.k8s.io]

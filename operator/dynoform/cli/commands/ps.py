@@ -41,7 +41,27 @@ def ps(ctx: Context, types: list[str], as_json: bool) -> int:
     else:
         catalog = ctx.api.catalog() or Catalog()
         ctx.out.write(render.ps(dynos, formation, catalog, ctx.clock(), ctx.tz))
+        if not types:
+            ctx.out.write(redundancy_verdict(formation) + "\n")
     return 0
+
+
+def redundancy_verdict(formation: Formation) -> str:
+    """One line from the operator's verified spread and Heroku's advice (its conditions)."""
+    conditions = {
+        c.type: c for c in (formation.status.conditions if formation.status else None) or []
+    }
+    spread, advice = conditions.get("ZoneRedundant"), conditions.get("RedundancyAdvised")
+    if spread is None:
+        return "Redundancy: not verified yet (the operator has not observed the dynos)."
+    line = (
+        f"Redundancy: {spread.message}"
+        if spread.status == "True"
+        else (f"Redundancy: NOT spread across zones: {spread.message}")
+    )
+    if advice is not None and advice.status == "False":
+        line += f" {advice.message}"
+    return line
 
 
 def ps_restart(ctx: Context, ref: DynoRef | None) -> int:

@@ -1,0 +1,219 @@
+"""The controller: caches fed by watches, the work queue, the resync, and who may reconcile.
+
+Level-based, as controller-runtime's controllers are: every trigger (a Formation event, a
+child's or a pod's event, a DynoSize or node change, the periodic resync, a retry) enqueues the
+Formation's key, and the Reconciler compares what should be with what the caches hold. Reconciles
+wait until every cache has loaded. With leader election, every replica keeps its caches warm
+but only the Lease holder runs the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dynoform.api import conditions as c
+from dynoform.builders.meta import CHILD_LABELS
+from dynoform.cache import ZONE, Cache, Key, Obj, key_of, slim_node, slim_pod
+from dynoform.election import Election
+from dynoform.kube import RESOURCES, Kube, trim
+from dynoform.reconcile import Reconciler
+from dynoform.workqueue import WorkQueue
+
+log = logging.getLogger("dynoform.controller")
+CHILD_KINDS = tuple(RESOURCES)
+
+
+class Controller:
+    """Caches, the work queue and the resync around one Reconciler; handlers feed it events."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespaces: Sequence[str] = (),
+        now: Callable[[], str] = c.now_rfc3339,
+        workers: int = 8,
+        resync_seconds: float = 300.0,
+        election: Election | None = None,
+    ) -> None:
+        self.kube = kube
+        # Empty: every namespace, one informer per child kind; else one per kind and namespace.
+        self.namespaces: list[str | None] = list(namespaces) or [None]
+        self.now = now
+        self.cache = Cache()
+        self.reconciler = Reconciler(kube, self.cache, now)
+        self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, workers=workers)
+        self.resync_seconds = resync_seconds
+        # With an election, only the leader runs workers; every replica keeps its caches warm.
+        self.election = election
+        self._synced: dict[tuple[str, str | None], asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for kind in CHILD_KINDS:
+            for ns in self.namespaces:
+                self._synced[kind, ns] = asyncio.Event()
+                replace = functools.partial(self._replace, ns)
+                self._spawn(self.kube.inform(kind, CHILD_LABELS, replace, self._child_event, ns))
+            # Our dynos' pods, for the verified spread (slimmed: there are many).
+            self._synced["Pod", ns] = asyncio.Event()
+            replace_pods = functools.partial(self._replace, ns)
+            self._spawn(
+                self.kube.inform("Pod", CHILD_LABELS, replace_pods, self._pod_event, ns, slim_pod)
+            )
+        for kind, on_event, shape in (
+            ("DynoSize", self._size_event, trim),
+            ("Node", self._node_event, slim_node),
+        ):
+            self._synced[kind, None] = asyncio.Event()
+            replace = functools.partial(self._replace, None)
+            self._spawn(self.kube.inform(kind, {}, replace, on_event, None, shape))
+        self._spawn(self._resync())
+        self._spawn(self._announce_sync())
+        if self.election is None:
+            self.queue.start()
+        else:
+            self._spawn(self.election.run(self.queue.start, self._stop_workers))
+
+    def _stop_workers(self) -> None:
+        self._spawn(self.queue.stop())
+
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        if self.election is not None:
+            await self.election.release()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(e.wait() for e in self._synced.values()))
+
+    async def _announce_sync(self) -> None:
+        """Log when the caches have loaded, then when the first pass over every Formation is
+        done (the queue drained and no new Formation listed for a second): the restart figure
+        of the benchmarks."""
+        started = asyncio.get_running_loop().time()
+        await self.wait_synced()
+        kids = sum(len(k) for k in self.cache.children.values())
+        log.info(
+            "Caches synced: %d formations, %d children, %d dyno sizes",
+            len(self.cache.formations),
+            kids,
+            len(self.cache.sizes),
+        )
+        seen, quiet = -1, 0.0
+        while quiet < 1.0:
+            await asyncio.sleep(0.1)
+            busy = not self.queue.idle() or len(self.cache.formations) != seen
+            seen, quiet = len(self.cache.formations), 0.0 if busy else quiet + 0.1
+        elapsed = asyncio.get_running_loop().time() - started - quiet
+        log.info(
+            "First pass done: %d formations in %.1f s since start, %d writes",
+            seen,
+            elapsed,
+            self.kube.writes,
+        )
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for key in list(self.cache.formations):
+                self.queue.add(key)
+
+    # -- feeding the caches ----------------------------------------------------------------
+
+    def formation_event(self, etype: str | None, obj: Obj) -> None:
+        key = key_of(obj)
+        if etype == "DELETED":
+            self.cache.drop_formation(key)
+            return
+        old = self.cache.formations.get(key)
+        self.cache.set_formation(obj)
+        # Our own status writes come back as events: they change neither spec nor identity.
+        if old is None or _generation(old) != _generation(obj) or _uid(old) != _uid(obj):
+            self.queue.add(key)
+
+    def _replace(self, namespace: str | None, kind: str, objs: list[Obj]) -> None:
+        """A fresh listing of `kind` in `namespace` (None: all, or cluster-scoped)."""
+        if kind == "DynoSize":
+            self.cache.set_sizes(objs)
+            touched = set(self.cache.formations)
+        elif kind == "Node":
+            self.cache.zones = {o["metadata"]["name"]: _zone(o) for o in objs}
+            touched = set(self.cache.formations)
+        elif kind == "Pod":
+            touched = self.cache.replace_pods(namespace, objs)
+        else:
+            if namespace is not None:  # Keep what the other namespaces' informers listed.
+                objs = [*objs, *self._children_outside(kind, namespace)]
+            touched = self.cache.replace_children(kind, objs)
+        self._synced[kind, namespace].set()
+        for key in touched:
+            self.queue.add(key)
+
+    def _children_outside(self, kind: str, namespace: str) -> list[Obj]:
+        return [
+            obj
+            for (ns, _), kids in self.cache.children.items()
+            if ns != namespace
+            for (k, _), obj in kids.items()
+            if k == kind
+        ]
+
+    def _child_event(self, etype: str, obj: Obj) -> None:
+        owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
+        if owner is not None and owner in self.cache.formations:
+            self.queue.add(owner)
+
+    def _pod_event(self, etype: str, obj: Obj) -> None:
+        owner = self.cache.drop_pod(obj) if etype == "DELETED" else self.cache.set_pod(obj)
+        if owner is not None and owner in self.cache.formations:
+            self.queue.add(owner)
+
+    def _node_event(self, etype: str, obj: Obj) -> None:
+        name = obj["metadata"]["name"]
+        before = self.cache.zones.get(name)
+        if etype == "DELETED":
+            self.cache.zones.pop(name, None)
+        else:
+            self.cache.zones[name] = _zone(obj)
+        # Heartbeats change nothing we use; only a zone appearing or moving does.
+        if etype == "DELETED" or before != self.cache.zones[name]:
+            for key in self.cache.formations:
+                self.queue.add(key)
+
+    def _size_event(self, etype: str, obj: Obj) -> None:
+        if etype == "DELETED":
+            self.cache.drop_size(obj)
+        else:
+            self.cache.set_size(obj)
+        for key in self.cache.users_of_size(obj["metadata"]["name"]):
+            self.queue.add(key)
+
+    async def reconcile(self, key: Key) -> None:
+        """Reconcile one Formation once the caches have loaded (never "not listed yet" taken
+        for "missing")."""
+        await self.wait_synced()
+        await self.reconciler.reconcile(key)
+
+
+def _zone(node: Obj) -> str | None:
+    zone = (node["metadata"].get("labels") or {}).get(ZONE)
+    return str(zone) if zone else None
+
+
+def _generation(obj: Obj) -> Any:
+    return obj["metadata"].get("generation")
+
+
+def _uid(obj: Obj) -> Any:
+    return obj["metadata"].get("uid")

@@ -1,0 +1,56 @@
+"""A small run of the benchmarks in `make test`, so that `make bench` keeps working.
+
+Not a timed test: it asserts that every figure is produced and that the ones with a hard
+meaning hold at any size (no writes when idle or on restart, admission wired in).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.operator_fixture import ROOT
+
+
+def test_the_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--sizes",
+            "10,20",
+            "--idle",
+            "5",
+            "--changes",
+            "10",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    entries = {e["name"]: e for e in json.loads((out / "results.json").read_text())}
+    for name in (
+        "convergence_ratio_n20",
+        "scale_latency_p99_ms",
+        "operator_rss_mb_n20",
+        "idle_writes",
+        "restart_seconds",
+        "restart_writes",
+    ):
+        assert isinstance(entries[name]["value"], float), name
+    assert set(entries["restart_writes"]) == {"name", "value", "unit", "target", "goal", "better"}
+    assert entries["idle_writes"]["value"] == 0
+    assert entries["restart_writes"]["value"] == 0
+    assert entries["restart_formations"]["value"] == 20
+    assert (
+        entries["admission_stamped_fraction_n20"]["value"] == 1
+    )  # webhooks served, as in a cluster
+    assert (out / "convergence.png").stat().st_size > 10_000
