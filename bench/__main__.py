@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,11 +60,14 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
         check=True,
         capture_output=True,
     )
+    # Measure the code as it is now, whatever is edited while the benchmark runs.
+    source = Path(shutil.copytree(ROOT / "operator", work / "src"))
     op = Operator(
         str(cluster.kubeconfig_for(OPERATOR_USER)),
         work / "operator.log",
         resync=300.0,
         extra_args=webhooks.install(kubectl, env, work),
+        source=source,
     )
     audit = AuditLog(cluster.layout.audit_log)
     figures = Figures()

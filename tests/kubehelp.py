@@ -75,6 +75,14 @@ def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
     return None
 
 
+def condition_with(
+    client: Client, namespace: str, ctype: str, reason: str, name: str = "shop"
+) -> dict[str, Any] | None:
+    """The Formation's `ctype` condition when its reason is `reason` (a probe for eventually)."""
+    c = condition(get(client, FormationResource, name, namespace), ctype)
+    return c if c and c["reason"] == reason else None
+
+
 def events_for(client: Client, namespace: str, name: str) -> list[dict[str, Any]]:
     evs = client.list(Event, namespace=namespace, fields={"involvedObject.name": name})
     return sorted((dict(e) for e in evs), key=lambda e: e["metadata"]["creationTimestamp"])

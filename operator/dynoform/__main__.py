@@ -18,6 +18,21 @@ import uuid
 import kopf
 
 
+class RefusalsAreNotErrors(logging.Filter):
+    """kopf logs a webhook's refusal (an AdmissionError) as an ERROR; for dynoform a refusal is
+    the webhook doing its job, so it is logged as INFO and ERROR keeps meaning something."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if (
+            record.levelno == logging.ERROR
+            and message.startswith("Webhook ")
+            and ("failed permanently" in message)
+        ):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def _dns_name(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a valid object name (RFC 1123)")
@@ -84,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     kopf.configure(verbose=args.verbose)  # kopf installs the log handler and format.
     logging.getLogger("dynoform").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger("kopf.objects").addFilter(RefusalsAreNotErrors())
     if not args.verbose:
         # One line per HTTP request and per handled event drowns what matters ("Applied ...").
         logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -15,7 +15,14 @@ from lightkube import Client
 
 from tests.factories import formation_body
 from tests.integration.test_operator import create, wait_ready
-from tests.kubehelp import Formation, apply_yaml, condition, events_for, eventually, get
+from tests.kubehelp import (
+    Formation,
+    apply_yaml,
+    condition_with,
+    events_for,
+    eventually,
+    get,
+)
 
 
 def body_with(namespace: str, **spec: Any) -> dict[str, Any]:
@@ -119,23 +126,24 @@ def as_user(installed, user: str, *args: str, input: str | None = None) -> None:
     installed.kubectl(*args, f"--as={user}", "--as-group=system:masters", input=input)
 
 
+def create_as(installed, user: str, namespace: str, **types: tuple[str, int]) -> None:
+    body = body_with(namespace, processes=processes(**types))
+    as_user(installed, user, "apply", "-f", "-", input=yaml.safe_dump(body))
+
+
+def patch_as(installed, user: str, namespace: str, spec: str) -> None:
+    as_user(installed, user, "patch", "-n", namespace, "formation/shop", "--type=merge", "-p", spec)
+
+
 def test_each_change_is_recorded_with_its_user_as_herokus_log_line_and_in_the_history(
     operator, installed, kube: Client, namespace: str
 ) -> None:
-    procs = processes(web=("standard-1x", 2), worker=("standard-1x", 1))
-    body = yaml.safe_dump(body_with(namespace, processes=procs))
-    as_user(installed, "alice@example.com", "apply", "-f", "-", input=body)
+    create_as(
+        installed, "alice@example.com", namespace, web=("standard-1x", 2), worker=("standard-1x", 1)
+    )
     wait_ready(kube, namespace)
-    as_user(
-        installed,
-        "bob@example.com",
-        "patch",
-        "-n",
-        namespace,
-        "formation/shop",
-        "--type=merge",
-        "-p",
-        '{"spec":{"processes":{"worker":{"quantity":3}}}}',
+    patch_as(
+        installed, "bob@example.com", namespace, '{"spec":{"processes":{"worker":{"quantity":3}}}}'
     )
     wait_ready(kube, namespace)
 
@@ -160,26 +168,10 @@ def test_each_change_is_recorded_with_its_user_as_herokus_log_line_and_in_the_hi
 def test_a_change_that_is_no_scale_is_not_recorded(
     operator, installed, kube: Client, namespace: str
 ) -> None:
-    procs = processes(web=("standard-1x", 1))
-    as_user(
-        installed,
-        "alice@example.com",
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump(body_with(namespace, processes=procs)),
-    )
+    create_as(installed, "alice@example.com", namespace, web=("standard-1x", 1))
     wait_ready(kube, namespace)
-    as_user(
-        installed,
-        "carol@example.com",
-        "patch",
-        "-n",
-        namespace,
-        "formation/shop",
-        "--type=merge",
-        "-p",
-        '{"spec":{"image":"registry.example/shop:v2"}}',
+    patch_as(
+        installed, "carol@example.com", namespace, '{"spec":{"image":"registry.example/shop:v2"}}'
     )
     wait_ready(kube, namespace)
     f = get(kube, Formation, "shop", namespace)
@@ -209,37 +201,19 @@ def test_with_the_operator_down_formations_are_accepted_and_refused_on_its_retur
         assert result.returncode == 0, result.stderr  # failurePolicy: Ignore
     finally:
         operator.start()
-
-    def refused() -> dict[str, Any] | None:
-        c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
-        return c if c and c["reason"] == "UnknownSize" else None
-
-    eventually(refused, what="Reconciled=False UnknownSize once the operator is back")
+    eventually(
+        lambda: condition_with(kube, namespace, "Reconciled", "UnknownSize"),
+        what="Reconciled=False UnknownSize once the operator is back",
+    )
 
 
 def test_dyno_ps_history_prints_who_changed_what(
     operator, installed, kube: Client, namespace: str
 ) -> None:
-    procs = processes(web=("standard-1x", 1))
-    as_user(
-        installed,
-        "alice@example.com",
-        "apply",
-        "-f",
-        "-",
-        input=yaml.safe_dump(body_with(namespace, processes=procs)),
-    )
+    create_as(installed, "alice@example.com", namespace, web=("standard-1x", 1))
     wait_ready(kube, namespace)
-    as_user(
-        installed,
-        "bob@example.com",
-        "patch",
-        "-n",
-        namespace,
-        "formation/shop",
-        "--type=merge",
-        "-p",
-        '{"spec":{"processes":{"web":{"quantity":2}}}}',
+    patch_as(
+        installed, "bob@example.com", namespace, '{"spec":{"processes":{"web":{"quantity":2}}}}'
     )
     wait_ready(kube, namespace)
     result = subprocess.run(

@@ -20,6 +20,7 @@ from tests.kubehelp import (
     Service,
     apply_yaml,
     condition,
+    condition_with,
     events_for,
     eventually,
     get,
@@ -234,12 +235,10 @@ def test_an_unknown_size_is_reported_and_leaves_the_running_dynos_untouched(
     # The webhook refuses this at apply time; with the operator down it is not there to ask.
     with operator.down():
         patch_spec(kube, namespace, {"web": {"size": "huge-9x", "quantity": 5}})
-
-    def failed() -> dict[str, Any] | None:
-        c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
-        return c if c and c["reason"] == "UnknownSize" else None
-
-    c = eventually(failed, what="Reconciled=False UnknownSize")
+    c = eventually(
+        lambda: condition_with(kube, namespace, "Reconciled", "UnknownSize"),
+        what="Reconciled=False UnknownSize",
+    )
     assert c["status"] == "False"
     assert c["message"].startswith(
         "No such size as huge-9x (process type web). Available dyno sizes are eco, basic"
@@ -314,12 +313,10 @@ def test_an_object_we_do_not_own_is_never_taken_over(
     }
     apply_yaml(installed.kubectl, squatter)
     create(installed, namespace)
-
-    def conflict() -> dict[str, Any] | None:
-        c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
-        return c if c and c["reason"] == "NameConflict" else None
-
-    c = eventually(conflict, what="Reconciled=False NameConflict")
+    c = eventually(
+        lambda: condition_with(kube, namespace, "Reconciled", "NameConflict"),
+        what="Reconciled=False NameConflict",
+    )
     assert "Deployment shop-web already exists and is not owned by this Formation" in c["message"]
     d = deployment(kube, namespace, "shop-web")
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"
@@ -362,12 +359,10 @@ def test_without_the_admission_policy_a_bad_process_type_name_is_refused_by_the_
                 lambda: apply_yaml(installed.kubectl, body, check=False).returncode == 0,
                 what="the Formation accepted once the policy binding is gone",
             )
-
-        def refused() -> dict[str, Any] | None:
-            c = condition(get(kube, Formation, "shop", namespace), "Reconciled")
-            return c if c and c["reason"] == "InvalidSpec" else None
-
-        c = eventually(refused, what="Reconciled=False InvalidSpec")
+        c = eventually(
+            lambda: condition_with(kube, namespace, "Reconciled", "InvalidSpec"),
+            what="Reconciled=False InvalidSpec",
+        )
         assert "Bad_Type" in c["message"]
         assert names(kube, Deployment, namespace) == set()  # nothing half-applied
     finally:

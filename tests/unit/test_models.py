@@ -74,3 +74,18 @@ def test_unknown_fields_and_negative_quantities_are_refused() -> None:
 )
 def test_process_type_names_are_short_dns_labels(name: str, ok: bool) -> None:
     assert is_valid_process_type(name) is ok
+
+
+def test_a_webhook_refusal_is_logged_as_info_and_real_errors_stay_errors() -> None:
+    import logging
+
+    from dynoform.__main__ import RefusalsAreNotErrors
+
+    def record(level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
+
+    refusal = record(logging.ERROR, "Webhook 'catalog' failed permanently: No such size as x.")
+    other = record(logging.ERROR, "Handler 'formation_event' failed with an exception.")
+    RefusalsAreNotErrors().filter(refusal)
+    RefusalsAreNotErrors().filter(other)
+    assert (refusal.levelname, other.levelname) == ("INFO", "ERROR")
