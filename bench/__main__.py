@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import shutil
 import subprocess
@@ -100,11 +101,16 @@ def machine() -> str:
     cpus = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
     gib = int(mem) // 1024**2
-    return f"{platform.machine()}, {cpus} cores, {gib} GiB, Python {platform.python_version()}"
+    load = os.getloadavg()[0]  # other work on the machine when the run started
+    return (
+        f"{platform.machine()}, {cpus} cores, {gib} GiB, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    described = machine()  # before the run: the load it records is the machine's, not ours
     nodes = [type(n)(n.name, n.zone, BIG) for n in default_nodes()]
     start = time.monotonic()
     with (
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         LocalCluster(Path(tmp) / "cluster", node_specs=nodes) as cluster,
     ):
         figures = asyncio.run(run(args, cluster, Path(tmp)))
-    report.write(args.out, figures.values, machine(), [int(s) for s in args.sizes.split(",")])
+    report.write(args.out, figures.values, described, [int(s) for s in args.sizes.split(",")])
     print(f"bench: done in {time.monotonic() - start:.0f}s; results in {args.out}")
     return 0
 

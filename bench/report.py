@@ -96,14 +96,13 @@ def markdown(rows: list[Entry]) -> str:
     ]
     for e in rows[1:]:
         value = f"{e.value:.3g}" if isinstance(e.value, float) else str(e.value)
-        lines.append(
-            f"| {e.name} | {value} | {e.unit} | {_opt(e.target)} | {_opt(e.goal)} | {verdict(e)} |"
-        )
+        t, g = _opt(e.target, e.better), _opt(e.goal, e.better)
+        lines.append(f"| {e.name} | {value} | {e.unit} | {t} | {g} | {verdict(e)} |")
     return "\n".join(lines) + "\n"
 
 
-def _opt(x: float | None) -> str:
-    return "" if x is None else f"<= {x:g}"
+def _opt(x: float | None, better: str) -> str:
+    return "" if x is None else f"{'>=' if better == 'higher' else '<='} {x:g}"
 
 
 def plot(values: dict[str, float], sizes: list[int], path: Path) -> None:
