@@ -6,6 +6,7 @@ which therefore never lists or gets what it already knows. Pure bookkeeping, no 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -46,6 +47,10 @@ def slim_node(node: Obj) -> Obj:
     }
 
 
+def _pack(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace", ""), meta["name"]
@@ -60,7 +65,9 @@ def owner_key(child: Obj) -> Key | None:
 class Cache:
     def __init__(self) -> None:
         self.formations: dict[Key, Obj] = {}
-        self.children: defaultdict[Key, dict[ChildKey, Obj]] = defaultdict(dict)
+        # Children are kept as compact JSON and decoded only for the Formation being reconciled:
+        # a Deployment as nested Python dicts costs tens of KB, as JSON about 4 KB.
+        self.children: defaultdict[Key, dict[ChildKey, bytes]] = defaultdict(dict)
         self.sizes: dict[str, DynoSizeSpec] = {}
         self.pods: defaultdict[Key, dict[str, Obj]] = defaultdict(dict)
         self.zones: dict[str, str | None] = {}  # node name -> zone
@@ -74,7 +81,7 @@ class Cache:
     def set_child(self, obj: Obj) -> Key | None:
         owner = owner_key(obj)
         if owner is not None:
-            self.children[owner][(obj["kind"], obj["metadata"]["name"])] = obj
+            self.children[owner][(obj["kind"], obj["metadata"]["name"])] = _pack(obj)
         return owner
 
     def drop_child(self, obj: Obj) -> Key | None:
@@ -85,6 +92,19 @@ class Cache:
             if not kids:
                 self.children.pop(owner, None)
         return owner
+
+    def children_of(self, key: Key) -> dict[ChildKey, Obj]:
+        return {ck: json.loads(packed) for ck, packed in self.children.get(key, {}).items()}
+
+    def children_outside(self, kind: str, namespace: str) -> list[Obj]:
+        """Every cached child of `kind` not in `namespace` (decoded)."""
+        return [
+            json.loads(packed)
+            for (ns, _), kids in self.children.items()
+            if ns != namespace
+            for (k, _), packed in kids.items()
+            if k == kind
+        ]
 
     def replace_children(self, kind: str, objs: list[Obj]) -> set[Key]:
         """Swap in a fresh listing of one kind; returns the owners whose children changed."""

@@ -154,20 +154,11 @@ class Controller:
             touched = self.cache.replace_pods(namespace, objs)
         else:
             if namespace is not None:  # Keep what the other namespaces' informers listed.
-                objs = [*objs, *self._children_outside(kind, namespace)]
+                objs = [*objs, *self.cache.children_outside(kind, namespace)]
             touched = self.cache.replace_children(kind, objs)
         self._synced[kind, namespace].set()
         for key in touched:
             self.queue.add(key)
-
-    def _children_outside(self, kind: str, namespace: str) -> list[Obj]:
-        return [
-            obj
-            for (ns, _), kids in self.cache.children.items()
-            if ns != namespace
-            for (k, _), obj in kids.items()
-            if k == kind
-        ]
 
     def _child_event(self, etype: str, obj: Obj) -> None:
         owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)

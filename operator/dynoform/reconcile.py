@@ -57,7 +57,7 @@ class Reconciler:
     ) -> tuple[bool, str, str]:
         key = (formation.namespace, formation.name)
         desired = [stamp(b) for b in build_children(formation, sizes)]
-        observed = dict(self.cache.children.get(key, {}))
+        observed = self.cache.children_of(key)
         try:
             # Children are independent: apply them at once (the client bounds what is in flight).
             await asyncio.gather(
@@ -153,7 +153,7 @@ class Reconciler:
             log.warning("Event %s not recorded for %s/%s: %s", reason, *key_of(body), exc)
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:
-        kids = self.cache.children.get((formation.namespace, formation.name), {})
+        kids = self.cache.children_of((formation.namespace, formation.name))
         out = {}
         for ptype in formation.spec.processes:
             dep = kids.get(("Deployment", f"{formation.name}-{ptype}"))
