@@ -43,7 +43,7 @@ class Figures:
     values: dict[str, float] = field(default_factory=dict)
 
     def put(self, name: str, value: float) -> None:
-        self.values[name] = round(value, 3)
+        self.values[name] = round(float(value), 3)  # one type for every figure, counts too
         print(f"  {name} = {self.values[name]}", flush=True)
 
 
