@@ -212,7 +212,7 @@ def _wait_for(
 def _scenario(install: Install, namespace: str) -> None:
     _apply(install.admin, formation_body(name="shop", namespace=namespace))
     done = install.admin.kubectl(
-        "wait", "--for=condition=Ready", "--timeout=60s", "-n", namespace, "formation/shop"
+        "wait", "--for=condition=Ready", "--timeout=120s", "-n", namespace, "formation/shop"
     )
     assert "condition met" in done.stdout
     deployments = install.admin.get("deployments", "-n", namespace)["items"]
@@ -334,7 +334,7 @@ def test_kubectl_wait_kstatus_and_argo_cd_read_a_ready_formation(
     clusterwide.admin.kubectl("create", "namespace", ns)
     _apply(clusterwide.admin, formation_body(name="app", namespace=ns))
     waited = clusterwide.admin.kubectl(
-        "wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, "formation/app"
+        "wait", "--for=condition=Ready", "--timeout=120s", "-n", ns, "formation/app"
     )
     assert "condition met" in waited.stdout
     obj = _formation(clusterwide.admin, ns, "app")
