@@ -51,6 +51,20 @@ def _pack(obj: Obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def slim_crd(crd: Obj) -> Obj:
+    """Whether a CRD is there and established: all the Controller asks of one. A CRD being
+    deleted counts as gone at once: its objects are being deleted, and new ones are refused."""
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    established = not crd["metadata"].get("deletionTimestamp") and any(
+        c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+    )
+    return {
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd["metadata"]["name"]},
+        "established": established,
+    }
+
+
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace", ""), meta["name"]
@@ -71,6 +85,8 @@ class Cache:
         self.sizes: dict[str, DynoSizeSpec] = {}
         self.pods: defaultdict[Key, dict[str, Obj]] = defaultdict(dict)
         self.zones: dict[str, str | None] = {}  # node name -> zone
+        # Optional child kinds whose CRD the cluster has (kube.OPTIONAL_KINDS), e.g. ScaledObject.
+        self.served: set[str] = set()
 
     def set_formation(self, obj: Obj) -> None:
         self.formations[key_of(obj)] = obj
@@ -83,6 +99,24 @@ class Cache:
         if owner is not None:
             self.children[owner][(obj["kind"], obj["metadata"]["name"])] = _pack(obj)
         return owner
+
+    def has_newer(self, obj: Obj) -> bool:
+        """Whether the cache already holds a later version of this child than `obj`.
+
+        An apply's response can be handled after the watch event of a later change (the
+        controller's status update, say): taken as it is, it would set the cache back, and no
+        further event might come to correct it. Resource versions are opaque by contract but
+        etcd revisions in practice; when either is not a number, nothing is judged newer.
+        """
+        owner = owner_key(obj)
+        if owner is None:
+            return False
+        packed = self.children.get(owner, {}).get((obj["kind"], obj["metadata"]["name"]))
+        if packed is None:
+            return False
+        have = str(json.loads(packed)["metadata"].get("resourceVersion", ""))
+        want = str(obj["metadata"].get("resourceVersion", ""))
+        return have.isdigit() and want.isdigit() and int(have) > int(want)
 
     def drop_child(self, obj: Obj) -> Key | None:
         owner = owner_key(obj)

@@ -92,3 +92,12 @@ def _decimal(number: str, factor: Decimal) -> Decimal | None:
         return Decimal(number) * factor
     except InvalidOperation:
         return None
+
+
+def owns_replicas(observed: dict[str, Any], manager: str) -> bool:
+    """Whether `manager` holds `spec.replicas` by an apply (kube.trim keeps those entries)."""
+    return any(
+        entry.get("manager") == manager and entry.get("operation") == "Apply"
+        for entry in observed.get("metadata", {}).get("managedFields") or []
+        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    )

@@ -5,6 +5,10 @@ child's or a pod's event, a DynoSize or node change, the periodic resync, a retr
 Formation's key, and the Reconciler compares what should be with what the caches hold. Reconciles
 wait until every cache has loaded. With leader election, every replica keeps its caches warm
 but only the Lease holder runs the workers.
+
+Child kinds a cluster may not serve (KEDA's ScaledObject) are informed only while their CRD
+exists: a watch of that one CRD, by name, starts and stops their informers and tells the
+Reconciler (`cache.served`), so a cluster without KEDA costs nothing and fails nothing.
 """
 
 from __future__ import annotations
@@ -12,19 +16,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from dynoform.api import conditions as c
 from dynoform.builders.meta import CHILD_LABELS
-from dynoform.cache import ZONE, Cache, Key, Obj, key_of, slim_node, slim_pod
+from dynoform.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
 from dynoform.election import Election
-from dynoform.kube import RESOURCES, Kube, trim
+from dynoform.kube import OPTIONAL_KINDS, RESOURCES, Kube, trim
 from dynoform.reconcile import Reconciler
 from dynoform.workqueue import WorkQueue
 
 log = logging.getLogger("dynoform.controller")
-CHILD_KINDS = tuple(RESOURCES)
+CHILD_KINDS = tuple(k for k in RESOURCES if k not in OPTIONAL_KINDS)
 
 
 class Controller:
@@ -51,15 +55,14 @@ class Controller:
         self.election = election
         self._synced: dict[tuple[str, str | None], asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._optional: dict[str, list[asyncio.Task[None]]] = {}  # kind -> its informers
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        for kind in CHILD_KINDS:
-            for ns in self.namespaces:
-                self._synced[kind, ns] = asyncio.Event()
-                replace = functools.partial(self._replace, ns)
-                self._spawn(self.kube.inform(kind, CHILD_LABELS, replace, self._child_event, ns))
+        for ns in self.namespaces:
+            for kind in CHILD_KINDS:
+                self._spawn(self._inform_children(kind, ns))
             # Our dynos' pods, for the verified spread (slimmed: there are many).
             self._synced["Pod", ns] = asyncio.Event()
             replace_pods = functools.partial(self._replace, ns)
@@ -73,6 +76,16 @@ class Controller:
             self._synced[kind, None] = asyncio.Event()
             replace = functools.partial(self._replace, None)
             self._spawn(self.kube.inform(kind, {}, replace, on_event, None, shape))
+        for kind, crd in OPTIONAL_KINDS.items():
+            self._synced[f"CRD {crd}", None] = asyncio.Event()
+            on_list = functools.partial(self._crd_listed, kind, crd)
+            on_crd = functools.partial(self._crd_event, kind)
+            fields = {"metadata.name": crd}
+            self._spawn(
+                self.kube.inform(
+                    "CustomResourceDefinition", {}, on_list, on_crd, None, slim_crd, fields
+                )
+            )
         self._spawn(self._resync())
         self._spawn(self._announce_sync())
         if self.election is None:
@@ -83,8 +96,15 @@ class Controller:
     def _stop_workers(self) -> None:
         self._spawn(self.queue.stop())
 
-    def _spawn(self, coro: Any) -> None:
-        self._tasks.append(asyncio.create_task(coro))
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.append(task)
+        return task
+
+    def _inform_children(self, kind: str, ns: str | None) -> Coroutine[Any, Any, None]:
+        self._synced[kind, ns] = asyncio.Event()
+        replace = functools.partial(self._replace, ns)
+        return self.kube.inform(kind, CHILD_LABELS, replace, self._child_event, ns)
 
     async def stop(self) -> None:
         await self.queue.stop()
@@ -156,8 +176,47 @@ class Controller:
             if namespace is not None:  # Keep what the other namespaces' informers listed.
                 objs = [*objs, *self.cache.children_outside(kind, namespace)]
             touched = self.cache.replace_children(kind, objs)
-        self._synced[kind, namespace].set()
+        synced = self._synced.get((kind, namespace))
+        if synced is not None:  # None: an optional kind stopped meanwhile
+            synced.set()
         for key in touched:
+            self.queue.add(key)
+
+    # -- optional kinds: served while their CRD exists ---------------------------------------
+
+    def _crd_listed(self, kind: str, crd: str, _: str, objs: list[Obj]) -> None:
+        self._serve(kind, any(o["established"] for o in objs))
+        self._synced[f"CRD {crd}", None].set()
+
+    def _crd_event(self, kind: str, etype: str, obj: Obj) -> None:
+        self._serve(kind, etype != "DELETED" and bool(obj["established"]))
+
+    def _serve(self, kind: str, present: bool) -> None:
+        """Start or stop informing `kind` as its CRD comes or goes; every Formation is then
+        reconciled again (autoscalers move between KEDA and none)."""
+        if present == (kind in self.cache.served):
+            return
+        if present:
+            self.cache.served.add(kind)
+            self._optional[kind] = [
+                self._spawn(self._inform_children(kind, ns)) for ns in self.namespaces
+            ]
+        else:
+            self.cache.served.discard(kind)
+            for task in self._optional.pop(kind, []):
+                task.cancel()
+            for ns in self.namespaces:
+                synced = self._synced.pop((kind, ns), None)
+                if synced is not None:
+                    synced.set()  # nobody waits for a kind that is gone
+            self.cache.replace_children(kind, [])
+        log.info(
+            "%s %s: its CRD is %s",
+            "Serving" if present else "Not serving",
+            kind,
+            "installed" if present else "gone",
+        )
+        for key in self.cache.formations:
             self.queue.add(key)
 
     def _child_event(self, etype: str, obj: Obj) -> None:

@@ -1,110 +1,109 @@
 """The only module that talks to the Kubernetes API (lightkube's AsyncClient).
 
-It owns: server-side apply under one field manager (forced: we own what we set), deletes of
-pruned children, the status subresource (applied too, so keys we stop setting disappear),
-Events, and the informers that keep a label-scoped cache of our children. Nothing above it sees
-HTTP: API failures become KubeError subclasses.
+It owns: server-side apply under one field manager (forced: we own what we set), the hand-over
+of a Deployment's replicas to its autoscaler, deletes of pruned children, the status subresource
+(applied too, so keys we stop setting disappear), Events, and the informers that keep a
+label-scoped cache of our children. Nothing above it sees HTTP: API failures become KubeError
+subclasses.
 
 Objects are handled as plain dicts (lightkube's generic resources are dict subclasses), which
 skips the typed-model parse and keeps the cache small; `managedFields`, often the largest part
-of an object, is dropped on receipt.
+of an object, is dropped on receipt, but for who manages `spec.replicas` (the hand-over needs it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx2 as httpx  # lightkube 1.0's HTTP client
+import msgspec  # lightkube 1.0's JSON encoder
 from lightkube import ALL_NS, AsyncClient
 from lightkube.core.exceptions import ApiError
-from lightkube.core.resource_registry import resource_registry
-from lightkube.generic_resource import (
-    Generic,
-    create_global_resource,
-    create_namespaced_resource,
-)
 from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
+from dynoform.resources import CLUSTER_SCOPED as CLUSTER_SCOPED
+from dynoform.resources import LEADER_ELECTION_PERMISSIONS as LEADER_ELECTION_PERMISSIONS
+from dynoform.resources import LOCAL_WEBHOOK_PERMISSIONS as LOCAL_WEBHOOK_PERMISSIONS
+from dynoform.resources import OPTIONAL_KINDS as OPTIONAL_KINDS
+from dynoform.resources import PERMISSIONS as PERMISSIONS
+from dynoform.resources import RESOURCES as RESOURCES
+from dynoform.resources import WATCHED as WATCHED
+from dynoform.resources import CrdResource as CrdResource
+from dynoform.resources import DynoSizeResource as DynoSizeResource
+from dynoform.resources import EventResource as EventResource
+from dynoform.resources import FormationResource as FormationResource
+from dynoform.resources import LeaseResource as LeaseResource
+from dynoform.resources import generic as generic
 
 log = logging.getLogger("dynoform.kube")
 
 FIELD_MANAGER = "dynoform"
+# Holds a Deployment's replicas between our letting go and its autoscaler's first write.
+HANDOVER_MANAGER = "dynoform-handover"
 # Requests in flight at once: enough to hide latency, few enough not to swamp the API server.
 CONCURRENCY = 16
 T = TypeVar("T")
 
 
-def generic(group: str, version: str, kind: str, plural: str, namespaced: bool = True) -> Any:
-    """A dict-based resource class; lightkube keeps one class per kind process-wide."""
-    api_version = f"{group}/{version}" if group else version
-    known = resource_registry.get(api_version, kind)
-    if known is not None and issubclass(known, Generic):
-        return known
-    create = create_namespaced_resource if namespaced else create_global_resource
-    return create(group, version, kind, plural)
+# What JSON carries raw but YAML does not read back as it is: DEL and the C1 controls, U+FFFE
+# and U+FFFF (refused), and the line breaks NEL, LS and PS (folded into a space).
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
-RESOURCES: dict[str, Any] = {
-    "Deployment": generic("apps", "v1", "Deployment", "deployments"),
-    "Service": generic("", "v1", "Service", "services"),
-    "PodDisruptionBudget": generic("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-}
-FormationResource = generic(GROUP, VERSION, "Formation", "formations")
-DynoSizeResource = generic(GROUP, VERSION, "DynoSize", "dynosizes", namespaced=False)
-EventResource = generic("", "v1", "Event", "events")
-LeaseResource = generic("coordination.k8s.io", "v1", "Lease", "leases")
-WATCHED: dict[str, Any] = {
-    **RESOURCES,
-    "DynoSize": DynoSizeResource,
-    # Where the dynos run, for the verified spread: our pods (by label) and the nodes' zones.
-    "Pod": generic("", "v1", "Pod", "pods"),
-    "Node": generic("", "v1", "Node", "nodes", namespaced=False),
-}
-CLUSTER_SCOPED = frozenset({"DynoSize", "Node"})
+def apply_body(body: dict[str, Any]) -> msgspec.Raw:
+    """The body of a server-side apply, which the API server reads as YAML
+    (application/apply-patch+yaml): JSON, with the characters YAML would not read back escaped.
+    Sent raw, a command or config var holding one fails every apply with "yaml: control
+    characters are not allowed" (or loses a line break), though the API server stores them
+    from JSON."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    escaped = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return msgspec.Raw(escaped.encode())
 
-# Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in
-# deploy/rbac.yaml must grant exactly these; the Helm chart grants them less
-# LOCAL_WEBHOOK_PERMISSIONS, with LEADER_ELECTION_PERMISSIONS only in a Role in its own
-# namespace (tests/unit/test_rbac.py, tests/unit/test_chart_rbac.py).
-_CHILD_VERBS = frozenset({"get", "list", "watch", "create", "patch", "delete"})
-PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    (GROUP, "formations"): frozenset({"get", "list", "watch"}),
-    (GROUP, "formations/status"): frozenset({"patch"}),
-    (GROUP, "dynosizes"): frozenset({"list", "watch"}),
-    ("apps", "deployments"): _CHILD_VERBS,
-    ("", "services"): _CHILD_VERBS,
-    ("policy", "poddisruptionbudgets"): _CHILD_VERBS,
-    ("", "events"): frozenset({"create"}),
-    ("", "pods"): frozenset({"list", "watch"}),
-    ("", "nodes"): frozenset({"list", "watch"}),
-    # kopf: resource discovery and namespace scanning (it runs standalone: no peering).
-    ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset({"list", "watch"}),
-    ("", "namespaces"): frozenset({"list", "watch"}),
-}
-# kopf, when it manages the admission webhooks' configurations itself (--webhook-port, local
-# use). In a cluster the Helm chart owns those configurations, so its role omits these.
-LOCAL_WEBHOOK_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): frozenset(
-        {"create", "patch"}
-    ),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): frozenset(
-        {"create", "patch"}
-    ),
-}
-# Leader election among replicas (--leader-elect): one Lease, in the operator's own namespace.
-LEADER_ELECTION_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("coordination.k8s.io", "leases"): frozenset({"get", "create", "update"}),
-}
-PERMISSIONS.update(LOCAL_WEBHOOK_PERMISSIONS)
-PERMISSIONS.update(LEADER_ELECTION_PERMISSIONS)
+
+# Line breaks that JSON carries raw inside strings (the API server sends NEL so; LS and PS it
+# escapes, a proxy may not). httpx, under lightkube's watch, splits lines wherever Python's
+# str.splitlines does, so an object holding one cut its watch event in two: the watch failed
+# ("Input data was truncated") on every change of that object, and the informer relisted.
+_RAW_BREAKS = re.compile(b"\xc2\x85|\xe2\x80[\xa8\xa9]")
+
+
+class EscapedBreaks(httpx.AsyncByteStream):
+    """A watch stream with those breaks escaped (`\\u0085`): the same JSON, one event a line."""
+
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        held = b""
+        async for chunk in self._stream:
+            data = held + chunk
+            keep = 2 if data.endswith(b"\xe2\x80") else int(data.endswith((b"\xc2", b"\xe2")))
+            data, held = data[: len(data) - keep], data[len(data) - keep :]
+            yield _RAW_BREAKS.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+        if held:
+            yield held
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def _escape_watch_breaks(response: httpx.Response) -> None:
+    """httpx event hook: watch streams (JSON lines, never compressed) get EscapedBreaks."""
+    watching = response.request.url.params.get("watch") in ("true", "1")
+    if watching and "content-encoding" not in response.headers:
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = EscapedBreaks(response.stream)
 
 
 class KubeError(Exception):
@@ -126,16 +125,32 @@ def _translate(exc: Exception, what: str) -> KubeError:
         cls = NotFound if code == 404 else KubeError
         transient = code == 429 or code >= 500
         return cls(f"{what}: {exc.status.message}", status=code, transient=transient)
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 404:
+        # A path the API server does not serve (no Status body): a CRD just removed, say.
+        return NotFound(f"{what}: {exc}", status=404)
     return KubeError(f"{what}: {exc}", transient=True)
 
 
 def trim(obj: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict without managedFields (we never read them)."""
+    """A plain dict whose managedFields say only who manages spec.replicas, if anyone."""
     out = dict(obj)
     meta = dict(out.get("metadata") or {})
-    meta.pop("managedFields", None)
+    owners = [_replicas_entry(f) for f in meta.pop("managedFields", None) or [] if _owns(f)]
+    if owners:
+        meta["managedFields"] = owners
     out["metadata"] = meta
     return out
+
+
+def _owns(entry: dict[str, Any]) -> bool:
+    return "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+
+
+def _replicas_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    keep: dict[str, Any] = {
+        k: entry[k] for k in ("manager", "operation", "subresource") if k in entry
+    }
+    return {**keep, "fieldsV1": {"f:spec": {"f:replicas": {}}}}
 
 
 class Kube:
@@ -143,6 +158,8 @@ class Kube:
 
     def __init__(self, client: AsyncClient | None = None, concurrency: int = CONCURRENCY) -> None:
         self.client = client or AsyncClient(field_manager=FIELD_MANAGER)
+        # lightkube has no public way to reach its httpx client's hooks.
+        self.client._client._client.event_hooks["response"].append(_escape_watch_breaks)
         self._slots = asyncio.Semaphore(concurrency)
         self.writes = 0  # Requests that change state; the tests and benchmarks read it.
 
@@ -182,7 +199,7 @@ class Kube:
             lambda: self.client.patch(
                 res,
                 meta["name"],
-                body,
+                apply_body(body),
                 namespace=meta["namespace"],
                 patch_type=PatchType.APPLY,
                 field_manager=FIELD_MANAGER,
@@ -190,6 +207,32 @@ class Kube:
             ),
         )
         return trim(obj)
+
+    async def hand_over_replicas(self, body: dict[str, Any], replicas: int) -> None:
+        """Apply only `spec.replicas` under HANDOVER_MANAGER, so that they stay when our own
+        apply drops them: a field whose last manager lets go is removed, and a Deployment's
+        replicas would fall back to 1 (Kubernetes docs, Server-Side Apply, "Transferring
+        ownership"). The autoscaler's first write then takes them from this manager."""
+        meta = body["metadata"]
+        handover = {
+            "apiVersion": body["apiVersion"],
+            "kind": body["kind"],
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "spec": {"replicas": replicas},
+        }
+        self.writes += 1
+        await self._call(
+            f"hand over replicas of {body['kind']} {meta['namespace']}/{meta['name']}",
+            lambda: self.client.patch(
+                RESOURCES[body["kind"]],
+                meta["name"],
+                handover,
+                namespace=meta["namespace"],
+                patch_type=PatchType.APPLY,
+                field_manager=HANDOVER_MANAGER,
+                force=True,
+            ),
+        )
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         self.writes += 1
@@ -218,7 +261,7 @@ class Kube:
             lambda: self.client.patch(
                 FormationResource.Status,
                 name,
-                body,
+                apply_body(body),
                 namespace=namespace,
                 patch_type=PatchType.APPLY,
                 field_manager=FIELD_MANAGER,
@@ -297,8 +340,9 @@ class Kube:
         on_event: Callable[[str, dict[str, Any]], None],
         namespace: str | None = None,
         shape: Callable[[dict[str, Any]], dict[str, Any]] = trim,
+        fields: dict[str, str] | None = None,
     ) -> None:
-        """List then watch `kind` forever, feeding a cache.
+        """List then watch `kind` forever, feeding a cache (`fields`: a field selector).
 
         After each (re)list `replace(kind, objects)` gets the whole set, so objects deleted while
         the watch was down are dropped too; then every watch event goes to `on_event`. Any
@@ -306,19 +350,20 @@ class Kube:
         """
         res = WATCHED[kind]
         # Cluster-scoped kinds take no namespace at all.
-        scope = {} if kind in CLUSTER_SCOPED else {"namespace": namespace or ALL_NS}
+        scope: dict[str, Any] = {} if kind in CLUSTER_SCOPED else {"namespace": namespace or ALL_NS}
+        if fields:
+            scope["fields"] = fields
+        labels: dict[str, Any] | None = dict(selector) if selector else None
         failures = 0
         while True:
             try:
-                listing = self.client.list(  # type: ignore[call-overload]
-                    res, labels=selector or None, chunk_size=500, **scope
-                )
+                listing = self.client.list(res, labels=labels, chunk_size=500, **scope)
                 # List items carry no kind; watch events do. Give every object its kind.
                 objects = [{**shape(o), "kind": kind} async for o in listing]
                 replace(kind, objects)
                 failures = 0
-                async for etype, obj in self.client.watch(  # type: ignore[call-overload]
-                    res, labels=selector or None, resource_version=listing.resourceVersion, **scope
+                async for etype, obj in self.client.watch(
+                    res, labels=labels, resource_version=listing.resourceVersion, **scope
                 ):
                     on_event(etype, shape(obj))
             except asyncio.CancelledError:

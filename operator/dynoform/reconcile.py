@@ -3,6 +3,10 @@
 It compares the desired children with the cached observed ones and writes only a difference,
 so a resync or a restart over a converged cluster writes nothing. Status is written only when
 it changed, with the Events that go with the change. The caches belong to the Controller.
+
+Two phases shape what is desired: the release phase (dynoform.release) decides the image the
+Deployments run and whether a release Job is due, and an autoscaled type's Deployment leaves
+its replicas to the autoscaler, handed over without a reset (`_hand_over`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from dynoform import release, scaling
 from dynoform.admission import changed_by
 from dynoform.api import conditions as c
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, describe
+from dynoform.builders.autoscaler import autoscaler_kind
 from dynoform.builders.formation import build_children
+from dynoform.builders.meta import LABEL_TYPE, child_name
 from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
-from dynoform.compare import needs_apply, stamp
-from dynoform.kube import Kube, KubeError, NotFound
-from dynoform.sizes import Catalog, SizeError, check
-from dynoform.status import build_status, redundancy_news, scale_message
+from dynoform.compare import needs_apply, owns_replicas, stamp
+from dynoform.kube import FIELD_MANAGER, Kube, KubeError, NotFound
+from dynoform.sizes import Catalog, SizeError, check, check_release
+from dynoform.status import Phases, build_status, redundancy_news, release_news, scale_message
 
 log = logging.getLogger("dynoform.reconcile")
 
@@ -42,28 +49,41 @@ class Reconciler:
             return  # Garbage collection removes the children through their owner references.
         try:
             formation = Formation.model_validate(body)
-            sizes = check(formation.spec, Catalog(self.cache.sizes))
+            catalog = Catalog(self.cache.sizes)
+            sizes = check(formation.spec, catalog)
+            release_size = check_release(formation.spec, catalog)
         except ValidationError as exc:
             await self._report(body, (False, c.INVALID_SPEC, describe(exc)))
             return
         except SizeError as exc:
             await self._report(body, (False, exc.reason, str(exc)))
             return
-        outcome = await self._converge(formation, sizes)
-        await self._report(body, outcome, formation)
+        observed = self.cache.children_of(key)
+        plan = release.plan(formation, observed, release_size)
+        outcome = await self._converge(formation, sizes, plan, observed)
+        await self._report(body, outcome, formation, plan)
 
     async def _converge(
-        self, formation: Formation, sizes: dict[str, DynoSizeSpec]
+        self,
+        formation: Formation,
+        sizes: dict[str, DynoSizeSpec],
+        plan: release.ReleasePlan,
+        observed: dict[ChildKey, Obj],
     ) -> tuple[bool, str, str]:
-        key = (formation.namespace, formation.name)
-        desired = [stamp(b) for b in build_children(formation, sizes)]
-        observed = self.cache.children_of(key)
+        desired = [stamp(b) for b in self._desired(formation, sizes, plan)]
+        # The release Job of spec.image stays once done: the record of that release.
+        keep = {_ck(b) for b in desired} | ({("Job", plan.keep)} if plan.keep else set())
         try:
+            # Every name is checked before anything is applied: a name we will not take over
+            # refuses the Formation whole, never half-applied beside it.
+            seen = await asyncio.gather(
+                *(self._claim(formation, b, observed.get(_ck(b))) for b in desired)
+            )
             # Children are independent: apply them at once (the client bounds what is in flight).
             await asyncio.gather(
-                *(self._apply_one(formation, b, observed.get(_ck(b))) for b in desired)
+                *(self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True))
             )
-            await self._prune(formation, observed, {_ck(b) for b in desired})
+            await self._prune(formation, observed, keep)
         except NameConflict as exc:
             return False, c.NAME_CONFLICT, str(exc)
         except KubeError as exc:
@@ -72,7 +92,20 @@ class Reconciler:
             return False, c.API_ERROR, str(exc)
         return True, c.APPLIED, f"{len(desired)} objects in sync."
 
-    async def _apply_one(self, formation: Formation, body: Obj, observed: Obj | None) -> None:
+    def _desired(
+        self, formation: Formation, sizes: dict[str, DynoSizeSpec], plan: release.ReleasePlan
+    ) -> list[Obj]:
+        """The children: the process types' on the image released (none before the first
+        release), and the release Job when one is due."""
+        children = []
+        if plan.image is not None:
+            spec = formation.spec.model_copy(update={"image": plan.image})
+            running = formation.model_copy(update={"spec": spec})
+            children = build_children(running, sizes, keda="ScaledObject" in self.cache.served)
+        return children + ([plan.job] if plan.job is not None else [])
+
+    async def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:
+        """The object of the child's name, if any; NameConflict when it is not ours."""
         if observed is None:
             # Not in our label-scoped cache: an object of that name may still exist unlabelled.
             meta = body["metadata"]
@@ -87,11 +120,47 @@ class Reconciler:
                 f"{body['kind']} {body['metadata']['name']} carries dynoform's labels but is not "
                 "owned by this Formation; dynoform will not take it over."
             )
+        return observed
+
+    async def _apply_one(self, formation: Formation, body: Obj, observed: Obj | None) -> None:
+        if body["kind"] == "Job" and observed is not None:
+            return  # A release Job is created once, never updated: its template is immutable.
+        if body["kind"] == "Deployment" and "replicas" not in body["spec"]:
+            observed = await self._hand_over(formation, body, observed)
         if needs_apply(body, observed):
-            applied = await self.kube.apply(body)
-            applied.setdefault("kind", body["kind"])
+            await self._apply(body)
+
+    async def _apply(self, body: Obj) -> Obj:
+        applied = await self.kube.apply(body)
+        applied.setdefault("kind", body["kind"])
+        if not self.cache.has_newer(applied):  # a watch event may have overtaken the response
             self.cache.set_child(applied)
-            log.info("Applied %s %s/%s", body["kind"], *key_of(body))
+        log.info("Applied %s %s/%s", body["kind"], *key_of(body))
+        return applied
+
+    async def _hand_over(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj:
+        """Leave an autoscaled Deployment's replicas to its autoscaler, without a reset.
+
+        A body without replicas is only safe once we no longer hold them: if we were their last
+        manager, dropping them would reset the Deployment to 1 dyno. So while we hold them,
+        another manager of ours first takes the current count, brought within the bounds, and
+        keeps it until the autoscaler writes its own (kube.Kube.hand_over_replicas). A new
+        Deployment is created at its starting count (`quantity`), then handed over alike.
+        """
+        ptype = body["metadata"]["labels"][LABEL_TYPE]
+        spec = formation.spec
+        if observed is None:
+            start = {**body, "spec": {"replicas": spec.start_of(ptype), **body["spec"]}}
+            observed = await self._apply(start)
+        if not owns_replicas(observed, FIELD_MANAGER):
+            return observed
+        scaling = spec.autoscaling_of(ptype)
+        replicas = int((observed.get("spec") or {}).get("replicas", spec.start_of(ptype)))
+        if scaling is not None:
+            replicas = max(scaling.min, min(scaling.max, replicas))
+        await self.kube.hand_over_replicas(body, replicas)
+        log.info("Handed replicas of Deployment %s/%s over to its autoscaler", *key_of(body))
+        return await self._apply(body)
 
     async def _prune(
         self, formation: Formation, observed: dict[ChildKey, Obj], keep: set[ChildKey]
@@ -100,12 +169,14 @@ class Reconciler:
             if ck not in keep and _owned_by(obj, formation):
                 await self.kube.delete(ck[0], formation.namespace, ck[1])
                 self.cache.drop_child(obj)
-                log.info(
-                    "Deleted %s %s/%s (process type removed)", ck[0], formation.namespace, ck[1]
-                )
+                log.info("Deleted %s %s/%s (no longer wanted)", ck[0], formation.namespace, ck[1])
 
     async def _report(
-        self, body: Obj, outcome: tuple[bool, str, str], formation: Formation | None = None
+        self,
+        body: Obj,
+        outcome: tuple[bool, str, str],
+        formation: Formation | None = None,
+        plan: release.ReleasePlan | None = None,
     ) -> None:
         """Write status when it changed, and the Events that go with the change."""
         old = _parse_status(body)
@@ -113,7 +184,8 @@ class Reconciler:
         deployments = self._deployments(current) if formation else {}
         by = changed_by(formation) if formation else None
         where = (self.cache.zones_by_type(key_of(body)), self.cache.cluster_zones())
-        new = build_status(current, deployments, outcome, self.now(), by, where)
+        phases = self._phases(current, deployments, plan) if formation and plan else None
+        new = build_status(current, deployments, outcome, self.now(), by, where, phases)
         before, after = old.wire(), new.wire()
         if after == before:
             return
@@ -141,7 +213,7 @@ class Reconciler:
         was = c.find(old.conditions, c.RECONCILED)
         if not ok and (was is None or was.reason != reason or was.message != message):
             await self._event(body, reason, message, "Warning")
-        for reason, message, etype in redundancy_news(old, new):
+        for reason, message, etype in redundancy_news(old, new) + release_news(old, new):
             await self._event(body, reason, message, etype)
 
     async def _event(self, body: Obj, reason: str, message: str, etype: str) -> None:
@@ -151,6 +223,30 @@ class Reconciler:
             await self.kube.event(body, reason, message, etype)
         except KubeError as exc:
             log.warning("Event %s not recorded for %s/%s: %s", reason, *key_of(body), exc)
+
+    def _phases(
+        self, formation: Formation, deployments: dict[str, Obj], plan: release.ReleasePlan
+    ) -> Phases:
+        """What status says of the release phase and of each type's autoscaler."""
+        kids = self.cache.children_of((formation.namespace, formation.name))
+        keda = "ScaledObject" in self.cache.served
+        autoscalers = {}
+        for ptype in formation.spec.processes:
+            kind = autoscaler_kind(formation, ptype, keda)
+            obj = kids.get((kind, child_name(formation, ptype))) if kind else None
+            if obj is not None:
+                autoscalers[ptype] = obj
+        statuses = {
+            t: st
+            for t, obj in autoscalers.items()
+            if (st := scaling.autoscaler_status(formation, t, obj, deployments.get(t)))
+        }
+        return Phases(
+            released_image=plan.image,
+            release=plan.verdict,
+            autoscaling=scaling.verdict(formation, autoscalers, keda),
+            autoscalers=statuses,
+        )
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:
         kids = self.cache.children_of((formation.namespace, formation.name))

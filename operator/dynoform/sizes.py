@@ -92,9 +92,47 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
                 f"{_and_list(catalog.names())}.",
             )
         _check_quantity(ptype, size_name, spec.quantity_of(ptype), size, catalog)
+        _check_autoscaling(ptype, spec, size, catalog)
         resolved[ptype] = size
     _check_tiers(spec, resolved, catalog)
+    check_release(spec, catalog)
     return resolved
+
+
+def check_release(spec: FormationSpec, catalog: Catalog) -> DynoSizeSpec | None:
+    """The release command's size, resolved (None without a release phase), or SizeError."""
+    if spec.release is None:
+        return None
+    size = catalog.get(spec.release.size)
+    if size is None:
+        raise SizeError(
+            UNKNOWN_SIZE,
+            f"No such size as {spec.release.size} (release). Available dyno sizes are "
+            f"{_and_list(catalog.names())}.",
+        )
+    return size
+
+
+def _check_autoscaling(
+    ptype: str, spec: FormationSpec, size: DynoSizeSpec, catalog: Catalog
+) -> None:
+    """A size that cannot run two dynos cannot be autoscaled, nor beyond its limit."""
+    scaling = spec.autoscaling_of(ptype)
+    if scaling is None:
+        return
+    display = catalog.display(spec.processes[ptype].size)
+    if not size.horizontal_scaling:
+        raise SizeError(
+            SIZE_LIMIT,
+            f"Cannot autoscale {display} dynos ({ptype}): they do not scale horizontally. "
+            "Upgrade to a larger dyno first.",
+        )
+    if size.max_quantity is not None and scaling.max > size.max_quantity:
+        raise SizeError(
+            SIZE_LIMIT,
+            f"Cannot autoscale {ptype} to more than {size.max_quantity} {display} dynos "
+            f"(autoscaling.max {scaling.max}).",
+        )
 
 
 # Heroku: an app on Eco dynos uses only Eco dynos, one on Basic only Basic; the professional

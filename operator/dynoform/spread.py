@@ -44,12 +44,13 @@ def zone_redundancy(
 
 
 def advice(formation: Formation) -> Verdict:
-    """Heroku: run at least two web dynos (and two of any type marked critical)."""
+    """Heroku: run at least two web dynos (and two of any type marked critical); an autoscaled
+    type is judged on the fewest it may run."""
     spec = formation.spec
     single = [
         t
         for t in sorted(spec.processes)
-        if spec.is_critical(t) and not spec.is_singleton(t) and spec.quantity_of(t) < 2
+        if spec.is_critical(t) and not spec.is_singleton(t) and spec.floor_of(t) < 2
     ]
     if not single:
         return True, c.ADVICE_FOLLOWED, "Critical types run at least two dynos."

@@ -8,26 +8,47 @@ and have all its dynos updated and available.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dynoform import spread
 from dynoform.api import conditions as c
+from dynoform.api.autoscaling import AutoscalerStatus
 from dynoform.api.v1alpha1 import (
     HISTORY_MAX,
     Condition,
     Formation,
     FormationChange,
+    FormationSpec,
     FormationStatus,
     ProcessStatus,
 )
 
+Verdict = tuple[bool, str, str]  # (ok, reason, message)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """What the release phase and the autoscalers add to status; None: not in play."""
+
+    released_image: str | None = None
+    release: Verdict | None = None  # the Released condition (dynoform.release)
+    autoscaling: Verdict | None = None  # the Autoscaling condition (dynoform.scaling)
+    autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
+
 
 def summary(formation: Formation) -> str:
-    """Heroku's formation form, sorted by type: `web=3:standard-2x worker=2:standard-1x`."""
+    """Heroku's formation form, sorted by type: `web=3:standard-2x worker=2:standard-1x`; an
+    autoscaled type shows its bounds (`web=2..10:standard-2x`)."""
     spec = formation.spec
     return " ".join(
-        f"{t}={spec.quantity_of(t)}:{spec.processes[t].size}" for t in sorted(spec.processes)
+        f"{t}={_count(spec, t)}:{spec.processes[t].size}" for t in sorted(spec.processes)
     )
+
+
+def _count(spec: FormationSpec, ptype: str) -> str:
+    scaling = spec.autoscaling_of(ptype)
+    return f"{scaling.min}..{scaling.max}" if scaling else str(spec.quantity_of(ptype))
 
 
 def scale_message(formation: Formation, by: str | None = None) -> str:
@@ -36,20 +57,25 @@ def scale_message(formation: Formation, by: str | None = None) -> str:
     The user is left out when no admission stamp vouches for it.
     """
     spec = formation.spec
-    line = "Scale to " + ", ".join(f"{t}={spec.quantity_of(t)}" for t in sorted(spec.processes))
+    line = "Scale to " + ", ".join(f"{t}={_count(spec, t)}" for t in sorted(spec.processes))
     return f"{line} by {by}" if by else line
 
 
 def process_status(
-    formation: Formation, ptype: str, deployment: Mapping[str, Any] | None
+    formation: Formation,
+    ptype: str,
+    deployment: Mapping[str, Any] | None,
+    autoscaler: AutoscalerStatus | None = None,
 ) -> ProcessStatus:
+    """The type's figures; an autoscaled type wants what its autoscaler asks for."""
     st = (deployment or {}).get("status") or {}
     return ProcessStatus(
         size=formation.spec.processes[ptype].size,
-        desired=formation.spec.quantity_of(ptype),
+        desired=autoscaler.current if autoscaler else formation.spec.quantity_of(ptype),
         ready=int(st.get("readyReplicas", 0)),
         updated=int(st.get("updatedReplicas", 0)),
         available=int(st.get("availableReplicas", 0)),
+        autoscaler=autoscaler,
     )
 
 
@@ -91,24 +117,35 @@ def build_status(
     now: str,
     by: str | None = None,
     where: tuple[Mapping[str, Sequence[str]], int] | None = None,
+    phases: Phases | None = None,
 ) -> FormationStatus:
     """The new status; `reconciled` is (ok, reason, message) of the apply step, `by` who made
     the formation what it is (for the history), `where` the zones of each type's Running dynos
-    and the number of zones in the cluster (for ZoneRedundant), once the pods are observed."""
+    and the number of zones in the cluster (for ZoneRedundant), once the pods are observed,
+    `phases` what the release phase and the autoscalers say."""
     old = formation.status or FormationStatus()
+    phases = phases or Phases()
     ok, reason, message = reconciled
     gen = formation.generation
     conds = list(old.conditions or [])
     conds = c.set_condition(conds, _cond(c.RECONCILED, ok, reason, message, now, gen))
     if ok:
         processes = {
-            t: process_status(formation, t, deployments.get(t)) for t in formation.spec.processes
+            t: process_status(formation, t, deployments.get(t), phases.autoscalers.get(t))
+            for t in formation.spec.processes
         }
-        ready, r_reason, r_message = readiness(formation, processes, deployments)
-        conds = c.set_condition(conds, _cond(c.READY, ready, r_reason, r_message, now, gen))
+        ready = readiness(formation, processes, deployments)
+        if phases.release is not None and not phases.release[0]:
+            ready = phases.release  # the dynos are held back from spec.image
+        conds = c.set_condition(conds, _cond(c.READY, *ready, now, gen))
+        for ctype, verdict in ((c.RELEASED, phases.release), (c.AUTOSCALING, phases.autoscaling)):
+            if verdict is None:
+                conds = c.remove_condition(conds, ctype)
+            else:
+                conds = c.set_condition(conds, _cond(ctype, *verdict, now, gen))
         if where is not None:
             for ctype, verdict in (
-                (c.ZONE_REDUNDANT, spread.zone_redundancy(formation, *where)),
+                (c.ZONE_REDUNDANT, spread.zone_redundancy(_live(formation, processes), *where)),
                 (c.REDUNDANCY_ADVICE, spread.advice(formation)),
             ):
                 if verdict is not None:  # None: rolling out, the last verdict stands
@@ -117,6 +154,7 @@ def build_status(
             observed_generation=gen,
             formation=summary(formation),
             processes=processes,
+            released_image=phases.released_image,
             history=_history(old, summary(formation), now, by),
             conditions=conds,
         )
@@ -126,11 +164,43 @@ def build_status(
     return old.model_copy(update={"observed_generation": gen, "conditions": conds})
 
 
+def _live(formation: Formation, processes: Mapping[str, ProcessStatus]) -> Formation:
+    """The formation with each autoscaled type at the count its autoscaler asks for now: the
+    number of dynos to judge the spread on."""
+    spec = formation.spec
+    changed = {
+        t: spec.processes[t].model_copy(update={"quantity": ps.desired})
+        for t, ps in processes.items()
+        if ps.autoscaler is not None
+    }
+    if not changed:
+        return formation
+    live = spec.model_copy(update={"processes": {**spec.processes, **changed}})
+    return formation.model_copy(update={"spec": live})
+
+
+def release_news(old: FormationStatus, new: FormationStatus) -> list[tuple[str, str, str]]:
+    """(reason, message, event type) when the release phase moved on: started, failed or
+    succeeded (a Warning for a failure)."""
+    before, after = c.find(old.conditions, c.RELEASED), c.find(new.conditions, c.RELEASED)
+    if after is None or (
+        before is not None
+        and (before.reason, before.message)
+        == (
+            after.reason,
+            after.message,
+        )
+    ):
+        return []
+    etype = "Warning" if after.reason == c.RELEASE_FAILED else "Normal"
+    return [(after.reason, after.message, etype)]
+
+
 def redundancy_news(old: FormationStatus, new: FormationStatus) -> list[tuple[str, str, str]]:
     """(reason, message, event type) for each redundancy condition that flipped: a Warning when
     redundancy is lost or advised (once per flip), a Normal event when it comes back."""
     news = []
-    for ctype in (c.ZONE_REDUNDANT, c.REDUNDANCY_ADVICE):
+    for ctype in (c.ZONE_REDUNDANT, c.REDUNDANCY_ADVICE, c.AUTOSCALING):
         before, after = c.find(old.conditions, ctype), c.find(new.conditions, ctype)
         if after is None or (before is not None and before.status == after.status):
             continue

@@ -54,11 +54,17 @@ def test_import_apply_scale_and_list_as_a_user_would(
         ],
     )
     assert manifest.returncode == 0, manifest.stderr
-    assert "release is Heroku's release phase" in manifest.stderr
+    assert manifest.stderr == ""
+    # The Procfile's release line is the release phase: it runs before any dyno starts.
+    assert "  release:\n    command: bundle exec rake db:migrate\n" in manifest.stdout
     installed.kubectl("apply", "-f", "-", input=manifest.stdout)
     installed.kubectl(
         "wait", "--for=condition=Ready", "--timeout=60s", "-n", namespace, "formation/shop"
     )
+    released = installed.kubectl(
+        "get", "-n", namespace, "formation/shop", "-o", "jsonpath={.status.releasedImage}"
+    )
+    assert released.stdout == "registry.example.com/shop:v1"
 
     shown = sh(installed, [*dyno, "ps:scale", "-a", "shop"])
     assert shown.stdout == "clock=1:standard-1x web=3:standard-2x worker=2:standard-1x\n"

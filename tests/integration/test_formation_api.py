@@ -18,6 +18,9 @@ def body_with(name: str = "shop", **spec: Any) -> dict[str, Any]:
     return formation_body(name=name, namespace="default", **spec)
 
 
+AUTO = {"min": 1, "max": 2, "cpu": 50}
+
+
 REJECTED = [
     pytest.param(
         body_with(processes={"clock": {"command": "c", "quantity": 2}}),
@@ -98,6 +101,36 @@ REJECTED = [
         {k: v for k, v in body_with().items() if k != "spec"},
         "spec: Required value",
         id="no spec",
+    ),
+    pytest.param(
+        body_with(processes={"clock": {"command": "c", "autoscaling": AUTO}}),
+        "clock is a singleton process type and cannot be autoscaled (set singleton: false",
+        id="an autoscaled clock",
+    ),
+    pytest.param(
+        body_with(processes={"cron": {"command": "c", "singleton": True, "autoscaling": AUTO}}),
+        "spec.processes[cron]: Invalid value: a singleton process type cannot be autoscaled",
+        id="an autoscaled declared singleton",
+    ),
+    pytest.param(
+        body_with(processes={"web": {"command": "a", "autoscaling": {**AUTO, "min": 3}}}),
+        "autoscaling.min must not exceed autoscaling.max",
+        id="autoscaling bounds the wrong way round",
+    ),
+    pytest.param(
+        body_with(processes={"web": {"command": "a", "autoscaling": {"min": 1, "max": 2}}}),
+        "autoscaling needs a target: cpu, responseTime or queue",
+        id="autoscaling without a target",
+    ),
+    pytest.param(
+        body_with(processes={"web": {"command": "a", "autoscaling": {**AUTO, "min": 0}}}),
+        "autoscaling.min 0 (scale to zero) needs a queue target (KEDA)",
+        id="autoscaling to zero without a queue",
+    ),
+    pytest.param(
+        body_with(processes={"web": {"command": "a"}, "release": {"command": "rake db:migrate"}}),
+        "release is Heroku's release phase, not a process type: set spec.release.command",
+        id="a process type named release",
     ),
 ]
 

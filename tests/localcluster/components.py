@@ -212,12 +212,17 @@ def scheduler(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
+# Test-only Stages of our own (a failing Job pod, for the release phase's failure path); each
+# file says what it does and why it wins over the upstream stages.
+TEST_STAGES = Path(__file__).resolve().parent / "stages"
+
+
 def kwok_stage_files(bins: Binaries) -> list[Path]:
-    """The upstream Stage files that build-binaries.sh ships beside the kwok binary."""
+    """The upstream Stage files that build-binaries.sh ships beside the kwok binary, then ours."""
     stages = sorted((bins.dir("kwok") / "stages").glob("*.yaml"))
     if not stages:
         raise FileNotFoundError(f"no kwok stages in {bins.dir('kwok') / 'stages'}")
-    return stages
+    return stages + sorted(TEST_STAGES.glob("*.yaml"))
 
 
 def kwok(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:

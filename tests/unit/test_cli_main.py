@@ -114,8 +114,8 @@ def test_formation_import_prints_a_manifest_to_apply_and_notes_to_stderr() -> No
     assert "  namespace: prod\n" in out
     assert "    web:\n      command: bundle exec puma -p $PORT\n      quantity: 3\n" in out
     assert "      size: standard-2x\n" in out
-    assert "release" not in out
-    assert err.startswith("Warning: Procfile:9: release is Heroku's release phase")
+    assert "  release:\n    command: bundle exec rake db:migrate\n" in out
+    assert err == ""
 
 
 def test_formation_import_names_the_bad_line_and_exits_1(tmp_path: Path) -> None:

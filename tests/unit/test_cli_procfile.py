@@ -36,12 +36,23 @@ def test_a_command_keeps_its_own_colons() -> None:
     assert types == {"web": "gunicorn -b 0.0.0.0:$PORT app:wsgi"}
 
 
-def test_release_is_reported_as_having_no_place_in_the_api_yet() -> None:
-    types, notes = parse_procfile(PROCFILE)
+def test_release_is_the_release_phase_not_a_process_type() -> None:
+    types, release = parse_procfile(PROCFILE)
     assert "release" not in types
-    assert len(notes) == 1
-    assert notes[0].startswith("Procfile:6: release is Heroku's release phase")
-    assert "no place for yet" in notes[0]
+    assert release == "bundle exec rake db:migrate"
+
+
+def test_release_becomes_the_release_command_of_the_manifest() -> None:
+    imported = build("shop", "registry.example/shop:v1", PROCFILE)
+    assert imported.manifest["spec"]["release"] == {"command": "bundle exec rake db:migrate"}
+    assert "release" not in imported.manifest["spec"]["processes"]
+    assert imported.notes == []
+    assert Formation.model_validate(imported.manifest).spec.release is not None
+
+
+def test_a_procfile_without_release_has_no_release_phase() -> None:
+    imported = build("shop", "i", "web: a\n")
+    assert "release" not in imported.manifest["spec"]
 
 
 BAD = [
@@ -83,6 +94,7 @@ def test_the_manifest_carries_app_json_quantities_and_lowercased_sizes() -> None
                 "worker": {"command": "bundle exec sidekiq -q default -q mailers"},
                 "clock": {"command": "bundle exec clockwork clock.rb"},
             },
+            "release": {"command": "bundle exec rake db:migrate"},
         },
     }
     Formation.model_validate(imported.manifest)  # the API's own model accepts it
@@ -127,4 +139,6 @@ def test_the_example_procfile_and_app_json_import_cleanly() -> None:
     )
     spec = Formation.model_validate(imported.manifest).spec
     assert sorted(spec.processes) == ["clock", "web", "worker"]
-    assert imported.notes[0].startswith("Procfile:")
+    assert spec.release is not None
+    assert spec.release.command == "bundle exec rake db:migrate"
+    assert imported.notes == []

@@ -18,6 +18,18 @@
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
+# Autoscalers of autoscaled types: HPAs, and KEDA's ScaledObjects (used only while KEDA's CRD is
+# installed; granting a group the cluster does not serve is harmless).
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [keda.sh]
+  resources: [scaledobjects]
+  verbs: [get, list, watch, create, patch, delete]
+# The release phase: a Job per released image.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, patch, delete]
 # Where the dynos run (verified spread): our Pods, by label. Read only.
 - apiGroups: [""]
   resources: [pods]
@@ -36,7 +48,7 @@
 - apiGroups: [""]
   resources: [nodes]
   verbs: [list, watch]
-# kopf: resource discovery and namespace scanning.
+# kopf: resource discovery and namespace scanning; dynoform: whether KEDA's CRD is installed.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]

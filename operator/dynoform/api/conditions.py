@@ -14,6 +14,8 @@ READY = "Ready"
 RECONCILED = "Reconciled"
 ZONE_REDUNDANT = "ZoneRedundant"
 REDUNDANCY_ADVICE = "RedundancyAdvised"
+RELEASED = "Released"  # only with a release phase
+AUTOSCALING = "Autoscaling"  # only when a type is autoscaled
 
 # Reasons (stable, CamelCase): part of the API, documented in the README.
 AVAILABLE = "DynosAvailable"
@@ -30,6 +32,12 @@ SPREAD = "SpreadAcrossZones"
 NOT_SPREAD = "NotSpreadAcrossZones"
 ADVICE_FOLLOWED = "TwoOrMoreDynos"
 SINGLE_DYNO = "SingleDyno"
+RELEASE_SUCCEEDED = "ReleaseSucceeded"
+RELEASE_RUNNING = "ReleaseRunning"
+RELEASE_FAILED = "ReleaseFailed"
+AUTOSCALERS_ACTIVE = "AutoscalersActive"
+AUTOSCALER_INACTIVE = "AutoscalerInactive"
+KEDA_NOT_INSTALLED = "KedaNotInstalled"
 
 
 def now_rfc3339(now: datetime | None = None) -> str:
@@ -55,3 +63,8 @@ def set_condition(
 
 def find(conditions: list[Condition] | None, ctype: str) -> Condition | None:
     return next((c for c in conditions or [] if c.type == ctype), None)
+
+
+def remove_condition(conditions: list[Condition], ctype: str) -> list[Condition]:
+    """The list without the condition of that type (one that no longer applies)."""
+    return [c for c in conditions if c.type != ctype]

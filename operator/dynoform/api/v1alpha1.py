@@ -11,9 +11,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from pydantic.config import JsonDict, JsonValue
+
+from dynoform.api.autoscaling import Autoscaling
+from dynoform.api.base import MAX_QUANTITY as MAX_QUANTITY
+from dynoform.api.base import Model as Model
+from dynoform.api.base import cel as _cel
+
+# Re-exported: every model of the API is importable from here, wherever it is defined.
+from dynoform.api.dynosize import DynoSize as DynoSize
+from dynoform.api.dynosize import DynoSizeSpec as DynoSizeSpec
+from dynoform.api.dynosize import Resources as Resources
+from dynoform.api.dynosize import Toleration as Toleration
+from dynoform.api.status import HISTORY_MAX as HISTORY_MAX
+from dynoform.api.status import Condition as Condition
+from dynoform.api.status import FormationChange as FormationChange
+from dynoform.api.status import FormationStatus as FormationStatus
+from dynoform.api.status import ProcessStatus as ProcessStatus
 
 GROUP = "dyno.dev"
 VERSION = "v1alpha1"
@@ -28,27 +43,16 @@ ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # Set by the operator on every dyno; a config var of the same name would be silently overridden.
 RESERVED_ENV = ("PORT", "DYNO", "DYNO_TYPE", "DYNO_SIZE")
 SINGLETON_TYPES = ("clock", "scheduler")
+SINGLETON_NOT_AUTOSCALED = "a singleton process type cannot be autoscaled"
+# Heroku's Procfile `release:` line is the release phase (spec.release), never a process type.
+RELEASE = "release"
+RELEASE_NOT_A_TYPE = (
+    "release is Heroku's release phase, not a process type: set spec.release.command"
+)
 DEFAULT_PORT = 5000
 DEFAULT_SIZE = "standard-1x"
 MAX_PROCESS_TYPES = 64
-MAX_QUANTITY = 1000
 MAX_COMMAND = 32768
-
-
-def _cel(rule: str, message: str, **extra: str) -> JsonDict:
-    return {"rule": rule, "message": message, **extra}
-
-
-class Model(BaseModel):
-    """Base for API models: camelCase on the wire, unknown fields refused."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-    def wire(self) -> dict[str, Any]:
-        """The object as Kubernetes stores it: camelCase, no nulls."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 EnvMap = dict[str, str]
@@ -66,8 +70,21 @@ _ENV_RULES: list[JsonValue] = [
 ]
 
 
+# What Kubernetes accepts in a Deployment, so that an accepted Formation can always be applied
+# (each found refused at apply time by tests/integration/test_fuzz.py): object names are DNS
+# subdomains, an envFrom prefix is printable ASCII but '=', ids fit in 31 bits.
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_PREFIX_PATTERN = r"^[ -<>-~]*$"
+MAX_ID = 2**31 - 1
+
+
 class LocalObjectReference(Model):
-    name: str = Field(min_length=1, max_length=253, description="Name of the object.")
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="Name of the object (a DNS subdomain).",
+    )
 
 
 class EnvFromSource(Model):
@@ -80,7 +97,10 @@ class EnvFromSource(Model):
         default=None, description="A ConfigMap whose keys become config vars."
     )
     prefix: str | None = Field(
-        default=None, max_length=253, description="Prepended to every key loaded from the source."
+        default=None,
+        max_length=253,
+        pattern=ENV_PREFIX_PATTERN,
+        description="Prepended to every key loaded from the source (printable ASCII, no '=').",
     )
 
     model_config = ConfigDict(
@@ -105,7 +125,11 @@ class ProcessType(Model):
                     "!has(self.singleton) || !self.singleton || !has(self.quantity) || "
                     "self.quantity <= 1",
                     "a singleton process type runs at most 1 dyno",
-                )
+                ),
+                _cel(
+                    "!has(self.singleton) || !self.singleton || !has(self.autoscaling)",
+                    SINGLETON_NOT_AUTOSCALED,
+                ),
             ]
         }
     )
@@ -156,6 +180,30 @@ class ProcessType(Model):
         description="Config vars for this type only; they override app-wide ones.",
         json_schema_extra={"x-kubernetes-validations": _ENV_RULES},
     )
+    autoscaling: Autoscaling | None = Field(
+        default=None,
+        description="Let an autoscaler move the number of dynos between min and max; "
+        "`quantity` is where it starts. Not for singletons.",
+    )
+
+
+class Release(Model):
+    """Heroku's release phase: a command run once per new image, before any dyno runs it."""
+
+    command: str = Field(
+        min_length=1,
+        max_length=MAX_COMMAND,
+        description="Run through `/bin/sh -c` in a Job with the new image and the app's config "
+        "vars (database migrations, say); the dynos move to the new image only when it "
+        "succeeds.",
+    )
+    size: str = Field(
+        default=DEFAULT_SIZE,
+        min_length=1,
+        max_length=63,
+        pattern=SIZE_PATTERN,
+        description="The dyno size the release command runs on.",
+    )
 
 
 class Spread(Model):
@@ -173,10 +221,15 @@ class PodSecurity(Model):
     """Overrides of the restricted security context every dyno gets by default."""
 
     run_as_user: int | None = Field(
-        default=None, ge=0, description="UID to run as (for images that default to root)."
+        default=None,
+        ge=0,
+        le=MAX_ID,
+        description="UID to run as (for images that default to root).",
     )
-    run_as_group: int | None = Field(default=None, ge=0, description="GID to run as.")
-    fs_group: int | None = Field(default=None, ge=0, description="Group for mounted volumes.")
+    run_as_group: int | None = Field(default=None, ge=0, le=MAX_ID, description="GID to run as.")
+    fs_group: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="Group for mounted volumes."
+    )
     run_as_non_root: bool = Field(
         default=True, description="Refuse to start a dyno whose image runs as root."
     )
@@ -184,6 +237,15 @@ class PodSecurity(Model):
         default=False,
         description="Mount the image read-only (Heroku's filesystem is writable but "
         "ephemeral, so this is off by default).",
+    )
+
+
+def _default_singleton_autoscaling_rule(ptype: str) -> JsonDict:
+    p = f"self.{ptype}"
+    return _cel(
+        f"!has({p}) || !has({p}.autoscaling) || (has({p}.singleton) && !{p}.singleton)",
+        f"{ptype} is a singleton process type and cannot be autoscaled (set singleton: false "
+        "to scale it)",
     )
 
 
@@ -211,7 +273,15 @@ class FormationSpec(Model):
     """The desired formation: one image and its process types."""
 
     image: str = Field(
-        min_length=1, max_length=1024, description="The slug: the image every process type runs."
+        min_length=1,
+        max_length=1024,
+        description="The slug: the image every process type runs.",
+        # Kubernetes takes such an image in a Deployment, then refuses every one of its Pods.
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel("self == self.trim()", "an image has no whitespace at either end")
+            ]
+        },
     )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
         default=None, max_length=16, description="Secrets used to pull the image."
@@ -239,8 +309,15 @@ class FormationSpec(Model):
                     f"process type names hold at most {PROCESS_TYPE_MAX} characters",
                 ),
                 *(_default_singleton_rule(t) for t in SINGLETON_TYPES),
+                *(_default_singleton_autoscaling_rule(t) for t in SINGLETON_TYPES),
+                _cel(f"!has(self.{RELEASE})", RELEASE_NOT_A_TYPE),
             ]
         },
+    )
+    release: Release | None = Field(
+        default=None,
+        description="Heroku's release phase (a Procfile's `release:` line): run once per new "
+        "image before any dyno gets it; a failure keeps every type on the image released last.",
     )
     spread: Spread = Field(
         default_factory=Spread, description="Spread of dynos across zones and hosts."
@@ -249,84 +326,72 @@ class FormationSpec(Model):
         default_factory=PodSecurity, description="Security context overrides for the dynos."
     )
 
+    @field_validator("image")
+    @classmethod
+    def _image_trimmed(cls, image: str) -> str:
+        if image != image.strip():
+            raise ValueError("an image has no whitespace at either end")
+        return image
+
+    @field_validator("processes")
+    @classmethod
+    def _autoscaling_fits(cls, processes: dict[str, ProcessType]) -> dict[str, ProcessType]:
+        # The CEL rules of the CRD, and one it cannot afford (a type's name decides its port).
+        if RELEASE in processes:
+            raise ValueError(RELEASE_NOT_A_TYPE)
+        for ptype, proc in sorted(processes.items()):
+            if proc.autoscaling is None:
+                continue
+            if _singleton(ptype, proc):
+                raise ValueError(f"{ptype}: {SINGLETON_NOT_AUTOSCALED}")
+            if proc.autoscaling.response_time and _port(ptype, proc) is None:
+                raise ValueError(
+                    f"{ptype}: a responseTime target needs a type that listens (web, or set port)"
+                )
+        return processes
+
     def quantity_of(self, ptype: str) -> int:
         """The effective quantity: Heroku starts one web dyno and no other by default."""
         q = self.processes[ptype].quantity
         return q if q is not None else (1 if ptype == "web" else 0)
 
     def is_singleton(self, ptype: str) -> bool:
-        s = self.processes[ptype].singleton
-        return s if s is not None else ptype in SINGLETON_TYPES
+        return _singleton(ptype, self.processes[ptype])
+
+    def autoscaling_of(self, ptype: str) -> Autoscaling | None:
+        return self.processes[ptype].autoscaling
+
+    def floor_of(self, ptype: str) -> int:
+        """The fewest dynos the type runs: its autoscaler's min, or its quantity."""
+        scaling = self.autoscaling_of(ptype)
+        return scaling.min if scaling is not None else self.quantity_of(ptype)
+
+    def start_of(self, ptype: str) -> int:
+        """Where an autoscaled type starts: its quantity, within the autoscaler's bounds (as
+        Heroku's "the dyno count immediately adjusts to conform to the range")."""
+        scaling = self.autoscaling_of(ptype)
+        quantity = self.quantity_of(ptype)
+        return quantity if scaling is None else max(scaling.min, min(scaling.max, quantity))
+
+    def most_of(self, ptype: str) -> int:
+        """The most dynos the type runs: its autoscaler's max, or its quantity."""
+        scaling = self.autoscaling_of(ptype)
+        return scaling.max if scaling is not None else self.quantity_of(ptype)
 
     def is_critical(self, ptype: str) -> bool:
         c = self.processes[ptype].critical
         return c if c is not None else ptype == "web"
 
     def port_of(self, ptype: str) -> int | None:
-        p = self.processes[ptype].port
-        return p if p is not None or ptype != "web" else DEFAULT_PORT
+        return _port(ptype, self.processes[ptype])
 
 
-class Condition(Model):
-    """A status condition, as Kubernetes' metav1.Condition."""
-
-    type: str = Field(max_length=316, description="The condition's type, e.g. Ready.")
-    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
-    reason: str = Field(max_length=1024, description="A CamelCase reason.")
-    message: str = Field(default="", max_length=32768, description="A human-readable message.")
-    last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
-    observed_generation: int | None = Field(
-        default=None, description="The .metadata.generation the condition was computed for."
-    )
+def _singleton(ptype: str, proc: ProcessType) -> bool:
+    return proc.singleton if proc.singleton is not None else ptype in SINGLETON_TYPES
 
 
-class ProcessStatus(Model):
-    """Observed figures of one process type, from its Deployment."""
-
-    size: str = Field(description="The dyno size in effect.")
-    desired: int = Field(description="Dynos declared (quantity).")
-    ready: int = Field(default=0, description="Dynos passing their readiness checks.")
-    updated: int = Field(default=0, description="Dynos running the current template.")
-    available: int = Field(default=0, description="Dynos ready for minReadySeconds.")
-
-
-class FormationChange(Model):
-    """One change of the formation, as Heroku logs it (`Scale to web=2 by alice`)."""
-
-    time: str = Field(description="When the operator applied it (RFC 3339).")
-    formation: str = Field(description="The whole formation after the change.")
-    by: str | None = Field(
-        default=None, description="Who made it, as the API server authenticated them."
-    )
-
-
-HISTORY_MAX = 10
-
-
-class FormationStatus(Model):
-    """What the operator observed and did."""
-
-    observed_generation: int | None = Field(
-        default=None, description="The .metadata.generation last reconciled."
-    )
-    formation: str | None = Field(
-        default=None,
-        description="The formation in Heroku's form: `web=3:standard-2x worker=2:standard-1x`.",
-    )
-    processes: dict[str, ProcessStatus] | None = Field(
-        default=None, description="Observed figures per process type."
-    )
-    history: list[FormationChange] | None = Field(
-        default=None,
-        max_length=HISTORY_MAX,
-        description=f"The last {HISTORY_MAX} changes of quantities or sizes, newest last "
-        "(Events expire; this stays).",
-    )
-    conditions: list[Condition] | None = Field(
-        default=None,
-        description="Ready, Reconciled and others, as metav1.Condition.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
+def _port(ptype: str, proc: ProcessType) -> int | None:
+    return proc.port if proc.port is not None or ptype != "web" else DEFAULT_PORT
 
 
 # Rules on the whole object: only the root can see metadata.name next to the spec.
@@ -367,69 +432,6 @@ class Formation(Model):
     @property
     def generation(self) -> int:
         return int(self.metadata.get("generation", 0))
-
-
-class Resources(Model):
-    """CPU and memory of one dyno, as Kubernetes quantities."""
-
-    cpu: str = Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU, e.g. `250m` or `2`.")
-    memory: str = Field(
-        pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$",
-        description="Memory, e.g. `512Mi` or `14Gi`.",
-    )
-
-
-class Toleration(Model):
-    """A toleration for dedicated nodes, as core/v1 Toleration."""
-
-    key: str | None = Field(default=None, description="The taint key.")
-    operator: Literal["Exists", "Equal"] | None = Field(default=None, description="Operator.")
-    value: str | None = Field(default=None, description="The taint value.")
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
-        default=None, description="The taint effect."
-    )
-
-
-class DynoSizeSpec(Model):
-    """A dyno size: what one dyno gets, and the scaling rules that come with it."""
-
-    display_name: str | None = Field(
-        default=None, max_length=63, description="Canonical casing for output, e.g. Performance-L."
-    )
-    tier: str = Field(
-        pattern=r"^[a-z][-a-z0-9]*$",
-        max_length=63,
-        description="The tier (eco, basic, standard, performance, or the admin's own).",
-    )
-    requests: Resources = Field(description="Resources reserved for each dyno.")
-    limits: Resources = Field(description="The most each dyno may use.")
-    max_quantity: int | None = Field(
-        default=None, ge=1, description="The most dynos of this size per process type."
-    )
-    horizontal_scaling: bool = Field(
-        default=True, description="Whether a process type may run more than one dyno of it."
-    )
-    node_selector: dict[str, str] | None = Field(
-        default=None, description="Nodes reserved for this size (dedicated sizes)."
-    )
-    tolerations: list[Toleration] | None = Field(
-        default=None, description="Tolerations for the taints of dedicated nodes."
-    )
-
-
-class DynoSize(Model):
-    """A cluster-scoped dyno size, like a StorageClass; overrides a built-in of the same name."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    api_version: Literal["dyno.dev/v1alpha1"] = "dyno.dev/v1alpha1"
-    kind: Literal["DynoSize"] = Field(default="DynoSize")
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    spec: DynoSizeSpec
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata["name"])
 
 
 def describe(exc: ValidationError) -> str:

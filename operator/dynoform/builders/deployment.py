@@ -18,21 +18,27 @@ ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"
 
 
-def build_deployment(formation: Formation, ptype: str, size: DynoSizeSpec) -> Manifest:
+def build_deployment(
+    formation: Formation, ptype: str, size: DynoSizeSpec, autoscaled: bool = False
+) -> Manifest:
+    """`autoscaled`: an autoscaler owns the replicas, so the body leaves them out (a server-side
+    apply that set them would take them back from it on every change)."""
     spec = formation.spec
     singleton = spec.is_singleton(ptype)
     pod_labels = {**labels(formation, ptype), LABEL_SIZE: spec.processes[ptype].size}
+    body: dict[str, Any] = {
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector(formation, ptype)},
+        "strategy": _strategy(singleton),
+        "template": {"metadata": {"labels": pod_labels}, "spec": _pod(formation, ptype, size)},
+    }
+    if not autoscaled:
+        body = {"replicas": spec.quantity_of(ptype), **body}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(formation, ptype),
-        "spec": {
-            "replicas": spec.quantity_of(ptype),
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(formation, ptype)},
-            "strategy": _strategy(singleton),
-            "template": {"metadata": {"labels": pod_labels}, "spec": _pod(formation, ptype, size)},
-        },
+        "spec": body,
     }
 
 

@@ -5,21 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
+from dynoform.builders.autoscaler import autoscaler_kind, build_autoscaler
 from dynoform.builders.deployment import build_deployment
 from dynoform.builders.meta import Manifest
 from dynoform.builders.pdb import build_pdb
 from dynoform.builders.service import build_service
 
 
-def build_children(formation: Formation, sizes: Mapping[str, DynoSizeSpec]) -> list[Manifest]:
-    """Deployments, Services and PDBs for every process type, in a stable order.
+def build_children(
+    formation: Formation, sizes: Mapping[str, DynoSizeSpec], keda: bool = False
+) -> list[Manifest]:
+    """Deployments, Services, PDBs and autoscalers for every process type, in a stable order.
 
-    `sizes` maps each process type to its resolved size (dynoform.sizes.check).
+    `sizes` maps each process type to its resolved size (dynoform.sizes.check); `keda` says
+    whether the cluster has KEDA's ScaledObject (queue targets need it).
     """
     children: list[Manifest] = []
     for ptype in sorted(formation.spec.processes):
-        children.append(build_deployment(formation, ptype, sizes[ptype]))
-        for extra in (build_service(formation, ptype), build_pdb(formation, ptype)):
+        autoscaled = autoscaler_kind(formation, ptype, keda) is not None
+        children.append(build_deployment(formation, ptype, sizes[ptype], autoscaled))
+        for extra in (
+            build_service(formation, ptype),
+            build_pdb(formation, ptype),
+            build_autoscaler(formation, ptype, keda),
+        ):
             if extra is not None:
                 children.append(extra)
     return children

@@ -11,10 +11,12 @@ this client does not).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from dynoform.api.autoscaling import Autoscaling
 from dynoform.api.v1alpha1 import (
     MAX_QUANTITY,
     SINGLETON_TYPES,
@@ -22,7 +24,7 @@ from dynoform.api.v1alpha1 import (
     ProcessType,
     describe,
 )
-from dynoform.cli.errors import CliError
+from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import ScaleChange, TypeRequest
 from dynoform.sizes import Catalog, SizeError, check
 
@@ -54,8 +56,66 @@ def resize(spec: FormationSpec, request: TypeRequest, catalog: Catalog | None) -
     return _checked(spec, processes, catalog)
 
 
+# Heroku's p95 target when `ps:autoscale:enable` creates a monitor without --p95 (ms).
+HEROKU_P95 = 1000
+
+
+@dataclass(frozen=True)
+class AutoscaleRequest:
+    """What `ps:autoscale:enable` was asked for; targets not given are kept."""
+
+    minimum: int
+    maximum: int
+    p95: int | None = None
+    cpu: int | None = None
+    metric: str | None = None
+
+
+def enable_autoscaling(
+    spec: FormationSpec, ptype: str, request: AutoscaleRequest, catalog: Catalog | None
+) -> FormationSpec:
+    """The spec with the type autoscaled: new bounds, the targets given, the others kept; with
+    no target at all, a type that listens gets Heroku's p95 of 1000 ms."""
+    processes = dict(spec.processes)
+    proc = _process(processes, ptype)
+    if spec.is_singleton(ptype):
+        raise CliError(_singleton_message(ptype, "cannot be autoscaled"))
+    fields = proc.autoscaling.wire() if proc.autoscaling else {}
+    fields.update(min=request.minimum, max=request.maximum)
+    if request.cpu is not None:
+        fields["cpu"] = request.cpu
+    if request.p95 is not None or request.metric is not None:
+        timing = {**fields.get("responseTime", {"p95": HEROKU_P95})}
+        timing.update({k: v for k, v in (("p95", request.p95), ("metric", request.metric)) if v})
+        fields["responseTime"] = timing
+    listens = spec.port_of(ptype) is not None
+    if "responseTime" in fields and not listens:
+        raise CliError(f"{ptype} does not listen on a port: --p95 needs a type that does.")
+    if not {"cpu", "responseTime", "queue"} & fields.keys():
+        if not listens:
+            raise UsageError(f"Name a target for {ptype}: --cpu PERCENT.")
+        fields["responseTime"] = {"p95": HEROKU_P95}
+    try:
+        scaling = Autoscaling.model_validate(fields)
+    except ValidationError as exc:
+        raise CliError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+    processes[ptype] = proc.model_copy(update={"autoscaling": scaling})
+    return _checked(spec, processes, catalog)
+
+
+def disable_autoscaling(spec: FormationSpec, ptype: str) -> FormationSpec:
+    """The spec without the type's autoscaler: it runs its quantity again."""
+    processes = dict(spec.processes)
+    proc = _process(processes, ptype)
+    if proc.autoscaling is None:
+        raise CliError(f"{ptype} does not have autoscaling enabled.")
+    processes[ptype] = proc.model_copy(update={"autoscaling": None})
+    return _checked(spec, processes, None)
+
+
 def processes_patch(old: FormationSpec, new: FormationSpec) -> dict[str, Any]:
-    """A merge patch of `spec.processes` holding only the quantities and sizes that changed."""
+    """A merge patch of `spec.processes` holding only the quantities, sizes and autoscaling
+    that changed."""
     patch: dict[str, Any] = {}
     for ptype, proc in new.processes.items():
         before = old.processes[ptype]
@@ -64,9 +124,23 @@ def processes_patch(old: FormationSpec, new: FormationSpec) -> dict[str, Any]:
             for k in ("quantity", "size")
             if getattr(proc, k) != getattr(before, k)
         }
+        if proc.autoscaling != before.autoscaling:
+            fields["autoscaling"] = merge_patch(_wire(before.autoscaling), _wire(proc.autoscaling))
         if fields:
             patch[ptype] = fields
     return {"spec": {"processes": patch}} if patch else {}
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`: removed keys become null."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch = {k: merge_patch(old.get(k), v) for k, v in new.items() if old.get(k) != v}
+    return {**patch, **{k: None for k in old if k not in new}}
+
+
+def _wire(scaling: Autoscaling | None) -> dict[str, Any] | None:
+    return scaling.wire() if scaling is not None else None
 
 
 def validate(spec: FormationSpec, catalog: Catalog | None) -> None:
@@ -131,11 +205,8 @@ def _checked(
         raise CliError(describe(exc)) from exc
 
 
-def _singleton_message(ptype: str) -> str:
+def _singleton_message(ptype: str, what: str = "runs at most 1 dyno") -> str:
     # The wording of the CRD's own CEL rules (dynoform.api.v1alpha1), so both sides agree.
     if ptype in SINGLETON_TYPES:
-        return (
-            f"{ptype} is a singleton process type and runs at most 1 dyno "
-            "(set singleton: false to scale it)"
-        )
-    return f"{ptype} is a singleton process type and runs at most 1 dyno"
+        return f"{ptype} is a singleton process type and {what} (set singleton: false to scale it)"
+    return f"{ptype} is a singleton process type and {what}"

@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TextIO
 from dynoform.cli.api import Api, Target, connect
 from dynoform.cli.commands import formation, history, ps, run, scale
 from dynoform.cli.commands.base import Context
+from dynoform.cli.edit import AutoscaleRequest
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef, parse_dyno_ref
 
@@ -81,6 +82,8 @@ def _ps_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("sizes", nargs="*", metavar="SIZE | TYPE=SIZE")
     p.set_defaults(func=lambda c, a: scale.ps_type(c, a.sizes))
 
+    _autoscale_commands(add)
+
     p = add("ps:history", "who changed the formation, and to what (last 10 changes)")
     p.add_argument("--json", action="store_true", help="display as JSON")
     p.set_defaults(func=lambda c, a: history.ps_history(c, a.json))
@@ -92,6 +95,26 @@ def _ps_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("ps:stop", "stop a type's dynos or one", aliases=["dyno:stop", "ps:kill"])
     _dyno_target(p)
     p.set_defaults(func=lambda c, a: ps.ps_stop(c, _ref(a)))
+
+
+def _autoscale_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("ps:autoscale:enable", "autoscale a process type (default web) between --min and --max")
+    p.add_argument("ptype", nargs="?", default="web", metavar="TYPE", help="default web")
+    p.add_argument("--min", type=int, required=True, dest="minimum", help="the fewest dynos")
+    p.add_argument("--max", type=int, required=True, dest="maximum", help="the most dynos")
+    p.add_argument("--p95", type=int, metavar="MS", help="target p95 response time (ms)")
+    p.add_argument("--cpu", type=int, metavar="PERCENT", help="target CPU use, % of request")
+    p.add_argument("--p95-metric", dest="metric", metavar="NAME", help="the p95 metric's name")
+    p.set_defaults(func=_autoscale_enable)
+
+    p = add("ps:autoscale:disable", "stop autoscaling a process type (default web)")
+    p.add_argument("ptype", nargs="?", default="web", metavar="TYPE", help="default web")
+    p.set_defaults(func=lambda c, a: scale.ps_autoscale_disable(c, a.ptype))
+
+
+def _autoscale_enable(ctx: Context, a: argparse.Namespace) -> int:
+    request = AutoscaleRequest(a.minimum, a.maximum, a.p95, a.cpu, a.metric)
+    return scale.ps_autoscale_enable(ctx, a.ptype, request)
 
 
 def _dyno_target(p: argparse.ArgumentParser) -> None:

@@ -5,8 +5,7 @@ buildpacks-procfile SPEC.md), made strict: blank lines and `#` comments are skip
 spec allows), and every other line must parse, or the import fails naming the line. A type must
 be a valid Formation process type (a lowercase DNS label); the CNB spec allows converting `_` and
 capitals, but a silent rename would surprise, so the error suggests the converted name instead.
-`release:` is Heroku's release phase, which the Formation API has no place for yet: it is left
-out and reported.
+`release:` is Heroku's release phase, not a process type: it becomes `spec.release.command`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from dynoform.api.v1alpha1 import (
     API_VERSION,
     NAME_MAX,
     PROCESS_TYPE_MAX,
+    RELEASE,
     Formation,
     is_valid_process_type,
 )
@@ -28,7 +28,6 @@ from dynoform.cli.errors import CliError
 from dynoform.sizes import BUILTIN
 
 LINE_RE = re.compile(r"^\s*([^\s:]+)\s*:\s*(.*?)\s*$")
-RELEASE = "release"
 
 
 @dataclass
@@ -39,11 +38,12 @@ class Imported:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_procfile(text: str, source: str = "Procfile") -> tuple[dict[str, str], list[str]]:
-    """Process types in file order and notes; a bad line is a CliError with its number."""
+def parse_procfile(text: str, source: str = "Procfile") -> tuple[dict[str, str], str | None]:
+    """Process types in file order, and the release command if any; a bad line is a CliError
+    with its number."""
     processes: dict[str, str] = {}
     lines_of: dict[str, int] = {}
-    notes: list[str] = []
+    release: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -55,16 +55,12 @@ def parse_procfile(text: str, source: str = "Procfile") -> tuple[dict[str, str],
             )
         lines_of[ptype] = number
         if ptype == RELEASE:
-            notes.append(
-                f"{source}:{number}: release is Heroku's release phase, which the Formation API "
-                "has no place for yet; it is not in the manifest (run it with `dyno run` or a "
-                "Job before you apply)."
-            )
-            continue
-        processes[ptype] = command
+            release = command
+        else:
+            processes[ptype] = command
     if not processes:
         raise CliError(f"{source} declares no process types.")
-    return processes, notes
+    return processes, release
 
 
 def _parse_line(line: str, number: int, source: str) -> tuple[str, str]:
@@ -130,21 +126,18 @@ def build(
     source: str = "Procfile",
 ) -> Imported:
     """The Formation manifest, checked against the API's models and rules."""
-    types, notes = parse_procfile(procfile, source)
+    types, release = parse_procfile(procfile, source)
     scaled = formation_of(app_json or {}, types)
     processes = {t: {"command": c, **scaled.get(t, {})} for t, c in types.items()}
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    manifest = {
-        "apiVersion": API_VERSION,
-        "kind": "Formation",
-        "metadata": metadata,
-        "spec": {"image": image, "processes": processes},
-    }
+    spec: dict[str, Any] = {"image": image, "processes": processes}
+    if release is not None:
+        spec["release"] = {"command": release}
+    manifest = {"apiVersion": API_VERSION, "kind": "Formation", "metadata": metadata, "spec": spec}
     _check(manifest)
-    notes += _size_notes(processes)
-    return Imported(manifest, notes)
+    return Imported(manifest, _size_notes(processes))
 
 
 def _check(manifest: dict[str, Any]) -> None:

@@ -69,9 +69,26 @@ def ps(
         lines += [_one_off_line(d, catalog, now, tz) for d in one_offs] + [""]
     for ptype in dict.fromkeys(d.type for d in dynos if d.type != ONE_OFF):
         group = [d for d in dynos if d.type == ptype]
-        lines += [_header(ptype, group, formation, catalog), ""]
+        lines += [_header(ptype, group, formation, catalog), *_autoscaling(ptype, formation), ""]
         lines += [_dyno_line(d, now, tz) for d in group] + [""]
     return "\n".join(lines)
+
+
+def _autoscaling(ptype: str, formation: Formation) -> list[str]:
+    """`Autoscaling 2..10 on p95 500 ms: at 3 now`, from the spec and what status observed."""
+    proc = formation.spec.processes.get(ptype)
+    if proc is None or proc.autoscaling is None:
+        return []
+    status = formation.status
+    observed = ((status.processes if status else None) or {}).get(ptype)
+    line = f"Autoscaling {proc.autoscaling.describe()}"
+    if observed is not None and observed.autoscaler is not None:
+        return [f"{line}: at {observed.autoscaler.current} now"]
+    why = next(
+        (c for c in (status.conditions if status else None) or [] if c.type == "Autoscaling"), None
+    )
+    reason = f" ({why.message})" if why is not None and why.status == "False" else ""
+    return [f"{line}: not in effect{reason}"]
 
 
 def ps_json(dynos: Sequence[Dyno]) -> str:

@@ -1,4 +1,5 @@
-"""ps:scale and ps:type: one optimistic update of the Formation, checked before it is written."""
+"""ps:scale, ps:type and ps:autoscale:*: one optimistic update of the Formation, checked before
+it is written."""
 
 from __future__ import annotations
 
@@ -28,6 +29,43 @@ def ps_scale(ctx: Context, args: list[str]) -> int:
         _, after = ctx.api.update_formation(app, compute)
         shown = render.now_running(after, edit.named_types(changes), catalog or Catalog())
         act.done(f"done, {shown}")
+    for ptype in edit.named_types(changes):
+        scaling = after.spec.autoscaling_of(ptype)
+        if scaling is not None:
+            ctx.note(
+                f"{ptype} is autoscaled ({scaling.min}..{scaling.max}): its quantity is only where "
+                f"it starts. To scale it by hand: dyno ps:autoscale:disable {ptype} -a {app}"
+            )
+    return 0
+
+
+def ps_autoscale_enable(ctx: Context, ptype: str, request: edit.AutoscaleRequest) -> int:
+    """`dyno ps:autoscale:enable [TYPE] --min N --max N [--p95 MS] [--cpu PERCENT]`."""
+    app = ctx.require_app()
+    with action(ctx.err, "Enabling dyno autoscaling") as act:
+        catalog = ctx.api.catalog()
+
+        def compute(formation: Formation) -> dict[str, Any]:
+            new = edit.enable_autoscaling(formation.spec, ptype, request, catalog)
+            return edit.processes_patch(formation.spec, new)
+
+        _, after = ctx.api.update_formation(app, compute)
+        scaling = after.spec.autoscaling_of(ptype)
+        act.done(f"done, {ptype} autoscales {scaling.describe() if scaling else ''}")
+    return 0
+
+
+def ps_autoscale_disable(ctx: Context, ptype: str) -> int:
+    """`dyno ps:autoscale:disable [TYPE]`: the type runs its quantity again."""
+    app = ctx.require_app()
+    with action(ctx.err, "Disabling dyno autoscaling") as act:
+
+        def compute(formation: Formation) -> dict[str, Any]:
+            new = edit.disable_autoscaling(formation.spec, ptype)
+            return edit.processes_patch(formation.spec, new)
+
+        _, after = ctx.api.update_formation(app, compute)
+        act.done(f"done, {ptype} runs its quantity again: {after.spec.quantity_of(ptype)}")
     return 0
 
 

@@ -1,0 +1,76 @@
+"""DynoSize (part of the v1alpha1 API): a cluster-scoped dyno size, like a StorageClass.
+
+An admin adds sizes, or overrides a built-in one of the same name (dynoform.sizes holds Heroku's
+catalog); editing one rolls it out to every Formation that uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from dynoform.api.base import Model
+
+
+class Resources(Model):
+    """CPU and memory of one dyno, as Kubernetes quantities."""
+
+    cpu: str = Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$", description="CPU, e.g. `250m` or `2`.")
+    memory: str = Field(
+        pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$",
+        description="Memory, e.g. `512Mi` or `14Gi`.",
+    )
+
+
+class Toleration(Model):
+    """A toleration for dedicated nodes, as core/v1 Toleration."""
+
+    key: str | None = Field(default=None, description="The taint key.")
+    operator: Literal["Exists", "Equal"] | None = Field(default=None, description="Operator.")
+    value: str | None = Field(default=None, description="The taint value.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="The taint effect."
+    )
+
+
+class DynoSizeSpec(Model):
+    """A dyno size: what one dyno gets, and the scaling rules that come with it."""
+
+    display_name: str | None = Field(
+        default=None, max_length=63, description="Canonical casing for output, e.g. Performance-L."
+    )
+    tier: str = Field(
+        pattern=r"^[a-z][-a-z0-9]*$",
+        max_length=63,
+        description="The tier (eco, basic, standard, performance, or the admin's own).",
+    )
+    requests: Resources = Field(description="Resources reserved for each dyno.")
+    limits: Resources = Field(description="The most each dyno may use.")
+    max_quantity: int | None = Field(
+        default=None, ge=1, description="The most dynos of this size per process type."
+    )
+    horizontal_scaling: bool = Field(
+        default=True, description="Whether a process type may run more than one dyno of it."
+    )
+    node_selector: dict[str, str] | None = Field(
+        default=None, description="Nodes reserved for this size (dedicated sizes)."
+    )
+    tolerations: list[Toleration] | None = Field(
+        default=None, description="Tolerations for the taints of dedicated nodes."
+    )
+
+
+class DynoSize(Model):
+    """A cluster-scoped dyno size, like a StorageClass; overrides a built-in of the same name."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: Literal["dyno.dev/v1alpha1"] = "dyno.dev/v1alpha1"
+    kind: Literal["DynoSize"] = Field(default="DynoSize")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: DynoSizeSpec
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
