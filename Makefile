@@ -41,6 +41,9 @@ lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm
 test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on the local control plane
 	$(VENV)/bin/pytest tests
 
+chaos: $(STAMP) binaries ## The reliability suite at full size: faults, fuzzing, security (about 20 min)
+	$(VENV)/bin/pytest tests -m chaos --chaos -s
+
 bench: $(STAMP) binaries ## Benchmarks at N = 100, 300, 1000 (about 20 min); results in bench/
 	$(PY) -m bench
 
@@ -54,4 +57,4 @@ down: $(STAMP) ## Stop the demo's operator and the local control plane
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local
 
-.PHONY: help venv binaries cluster-up cluster-down crds lint test bench demo down clean
+.PHONY: help venv binaries cluster-up cluster-down crds lint test chaos bench demo down clean

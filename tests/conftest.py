@@ -11,3 +11,6 @@ pytest_plugins = ["tests.localcluster.pytest_plugin"]
 # `installed` (CRDs + RBAC), `operator` (python -m dynoform for the session), `kube` (a lightkube
 # Client), `namespace` (a fresh namespace per test).
 pytest_plugins += ["tests.operator_fixture"]
+
+# --- The reliability suite's sizes (tests/chaos.py): `--chaos` for the long variants ----------
+pytest_plugins += ["tests.chaos"]

@@ -6,6 +6,9 @@ apiserver), the fake Nodes, and a wait until every Node is Ready and untainted a
 ServiceAccount exists (proof that the controller-manager's controllers run). A failure at any
 point stops what was started, in reverse order, and raises `ClusterStartError` with log tails.
 
+`restart(component)` stops one component and starts it again in place, on the same ports and
+data, as a supervisor would (the fault tests restart etcd and the apiserver mid-run).
+
 The same class serves the test fixture (`detached=False`: processes die with the test session)
 and `python -m tests.localcluster up` (`detached=True`: processes outlive the command, found again
 through the state file).
@@ -144,6 +147,30 @@ class LocalCluster:
         if self._layout is not None:
             shutil.rmtree(self._layout.etcd_data, ignore_errors=True)
             (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+
+    def restart(self, component: str, *, kill: bool = False, down: float = 0.0) -> float:
+        """Stop one component and start it again in place: the same command line, ports, and
+        data (etcd's data dir is kept), as an OS or a supervisor would restart it. `kill` stops
+        it with SIGKILL (a crash) instead of SIGTERM; it stays down for `down` seconds. Returns
+        once it is healthy again (etcd: the apiserver too), with the seconds since the stop."""
+        names = [p.name for p in self._processes]
+        if component not in names:
+            raise ValueError(f"no running component {component!r} (running: {', '.join(names)})")
+        index = names.index(component)
+        old = self._processes[index]
+        stopped = time.monotonic()
+        (processes.kill if kill else processes.stop)(old)
+        time.sleep(down)
+        self._processes[index] = processes.spawn(
+            old.name, old.argv, old.log, owned=not self.detached
+        )
+        self.state.write(self.state_dir)
+        expected = '"health":"true"' if component == "etcd" else "ok"
+        checks = {component: self._health_check(component, expected)}
+        if component == "etcd":
+            checks["kube-apiserver"] = self._health_check("kube-apiserver", "ok")
+        self._wait(checks, f"restart {component}")
+        return time.monotonic() - stopped
 
     @property
     def state(self) -> ClusterState:

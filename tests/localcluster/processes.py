@@ -116,6 +116,14 @@ def stop(process: Process, grace: float = GRACE_SECONDS) -> None:
         _wait_gone(process, grace)
 
 
+def kill(process: Process, grace: float = GRACE_SECONDS) -> None:
+    """SIGKILL the process group at once (a crash, as the fault tests want it) and reap it."""
+    if process.popen is None and not runs_binary(process.pid, process.binary):
+        return
+    _signal_group(process.pid, signal.SIGKILL)
+    _wait_gone(process, grace)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
