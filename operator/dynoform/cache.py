@@ -100,6 +100,17 @@ class Cache:
             self.children[owner][(obj["kind"], obj["metadata"]["name"])] = _pack(obj)
         return owner
 
+    def same_generation(self, obj: Obj) -> bool:
+        """Whether the cached version of this child has `obj`'s generation: then only its status
+        (a rollout's progress) or its metadata changed, never its spec. False for a kind
+        without generations (a Service) and for a child not cached."""
+        owner = owner_key(obj)
+        generation = obj["metadata"].get("generation")
+        if owner is None or generation is None:
+            return False
+        packed = self.children.get(owner, {}).get((obj["kind"], obj["metadata"]["name"]))
+        return packed is not None and json.loads(packed)["metadata"].get("generation") == generation
+
     def has_newer(self, obj: Obj) -> bool:
         """Whether the cache already holds a later version of this child than `obj`.
 

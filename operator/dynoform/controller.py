@@ -28,6 +28,10 @@ from dynoform.reconcile import Reconciler
 from dynoform.workqueue import WorkQueue
 
 log = logging.getLogger("dynoform.controller")
+# A rollout's progress (a child's status, its pods) only changes the Formation's status: such
+# events are folded over this window into one reconcile, so status is written once per window
+# rather than once per dyno turning Ready. A change of a child's spec is handled at once.
+STATUS_WINDOW = 1.0
 CHILD_KINDS = tuple(k for k in RESOURCES if k not in OPTIONAL_KINDS)
 
 
@@ -220,14 +224,19 @@ class Controller:
             self.queue.add(key)
 
     def _child_event(self, etype: str, obj: Obj) -> None:
+        # Judged before the cache takes the new version: is it the same generation?
+        progress = etype == "MODIFIED" and self.cache.same_generation(obj)
         owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
         if owner is not None and owner in self.cache.formations:
-            self.queue.add(owner)
+            if progress:
+                self.queue.add_soon(owner, STATUS_WINDOW)
+            else:
+                self.queue.add(owner)
 
     def _pod_event(self, etype: str, obj: Obj) -> None:
         owner = self.cache.drop_pod(obj) if etype == "DELETED" else self.cache.set_pod(obj)
         if owner is not None and owner in self.cache.formations:
-            self.queue.add(owner)
+            self.queue.add_soon(owner, STATUS_WINDOW)
 
     def _node_event(self, etype: str, obj: Obj) -> None:
         name = obj["metadata"]["name"]

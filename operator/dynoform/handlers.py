@@ -92,6 +92,10 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         shutil.rmtree(memo["webhook_dir"], ignore_errors=True)
 
 
+# Async on purpose: kopf runs a sync handler in a thread pool, and the cache and the asyncio
+# work queue belong to the event loop (a put from another thread does not even wake the loop).
 @kopf.on.event(GROUP, VERSION, "formations")
-def formation_event(event: kopf.RawEvent, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def formation_event(
+    event: kopf.RawEvent, type: str | None, memo: kopf.Memo, **_: Any
+) -> None:
     memo["controller"].formation_event(type, event["object"])

@@ -1,7 +1,8 @@
 """A keyed work queue, as controller-runtime's: deduplicated, one worker per key at a time.
 
 A key added while it is being processed is processed once more afterwards (never twice at
-once); a failed key comes back after an exponential backoff, capped.
+once); a failed key comes back after an exponential backoff, capped. `add_soon` coalesces:
+however many times a key is added within the window, it is added once at its end.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class WorkQueue(Generic[K]):
         self._running: set[K] = set()
         self._dirty: set[K] = set()
         self._failures: dict[K, int] = {}
+        self._soon: set[K] = set()
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -52,9 +54,22 @@ class WorkQueue(Generic[K]):
     def add_after(self, key: K, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self.add, key)
 
+    def add_soon(self, key: K, window: float) -> None:
+        """Add `key` at the end of a window that its first call opens; the calls that follow
+        within it are folded into that one."""
+        if key in self._soon:
+            return
+        self._soon.add(key)
+
+        def due() -> None:
+            self._soon.discard(key)
+            self.add(key)
+
+        asyncio.get_running_loop().call_later(window, due)
+
     def idle(self) -> bool:
         """Nothing queued or running (the tests and benchmarks wait for this)."""
-        return not (self._queued or self._running)
+        return not (self._queued or self._running or self._soon)
 
     async def _work(self) -> None:
         while True:

@@ -27,3 +27,18 @@ def test_a_response_older_than_the_cached_watch_event_is_judged_older() -> None:
     assert not cache.has_newer(child("121", ready=2))
     assert not cache.has_newer(child("opaque", ready=0))  # not a number: not judged
     assert not Cache().has_newer(child("1", ready=0))
+
+
+def test_a_rollouts_progress_is_told_apart_from_a_change_of_spec() -> None:
+    cache = Cache()
+    first = {**child("10", ready=0)}
+    first["metadata"] = {**first["metadata"], "generation": 1}
+    assert not cache.same_generation(first)  # not cached yet: handled at once
+    cache.set_child(first)
+    progress = {**child("11", ready=1), "metadata": {**first["metadata"], "resourceVersion": "11"}}
+    assert cache.same_generation(progress)  # status only: folded into the next window
+    scaled = {**progress, "metadata": {**progress["metadata"], "generation": 2}}
+    assert not cache.same_generation(scaled)  # kubectl scale: drift, handled at once
+    service = {**child("12", ready=0), "kind": "Service"}  # no generation at all
+    cache.set_child(service)
+    assert not cache.same_generation(service)

@@ -1,0 +1,36 @@
+"""The work queue: one reconcile per key at a time, and events folded over a window."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dynoform.workqueue import WorkQueue
+
+
+def test_keys_added_soon_are_folded_into_one_reconcile_at_the_end_of_the_window() -> None:
+    async def scenario() -> list[tuple[str, float]]:
+        seen: list[tuple[str, float]] = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def handle(key: str) -> None:
+            seen.append((key, loop.time() - start))
+
+        queue: WorkQueue[str] = WorkQueue(handle, workers=2)
+        queue.start()
+        for _ in range(20):  # twenty dynos of one Formation turning Ready
+            queue.add_soon("shop", 0.2)
+        queue.add_soon("other", 0.2)
+        assert not queue.idle()  # something is due: the benchmarks wait for it
+        await asyncio.sleep(0.4)
+        assert queue.idle()
+        queue.add("shop")  # a change of spec is not delayed
+        await asyncio.sleep(0.05)
+        await queue.stop()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert sorted(k for k, _ in seen) == ["other", "shop", "shop"]
+    folded = [t for k, t in seen if k == "shop"]
+    assert folded[0] >= 0.2  # at the end of the window, not at the first add
+    assert folded[1] >= 0.4
