@@ -16,6 +16,7 @@ import sys
 import uuid
 
 import kopf
+import uvloop
 
 
 class RefusalsAreNotErrors(logging.Filter):
@@ -123,15 +124,17 @@ def main(argv: list[str] | None = None) -> int:
         lease_name=args.lease_name,
         identity=f"{os.environ.get('HOSTNAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}",
     )
-    asyncio.run(
-        kopf.operator(
-            standalone=True,
-            clusterwide=not args.namespaces,
-            namespaces=args.namespaces,
-            liveness_endpoint=args.liveness,
-            memo=memo,
-        )
+    operator = kopf.operator(
+        standalone=True,
+        clusterwide=not args.namespaces,
+        namespaces=args.namespaces,
+        liveness_endpoint=args.liveness,
+        memo=memo,
     )
+    # uvloop, as `kopf run` would pick it: one event loop serves the webhooks, the watches and
+    # the reconciles, and its transports and TLS in C leave more of it to our own work.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(operator)
     return 0
 
 
