@@ -37,6 +37,16 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
             Entry(f"baseline_seconds_n{n}", values[f"baseline_seconds_n{n}"], "s"),
             Entry(f"operator_seconds_n{n}", values[f"operator_seconds_n{n}"], "s"),
             Entry(
+                f"formations_created_seconds_n{n}",
+                values[f"formations_created_seconds_n{n}"],
+                "s",
+            ),
+            Entry(
+                f"operator_cpu_percent_n{n}",
+                values[f"operator_cpu_percent_n{n}"],
+                "% of a core",
+            ),
+            Entry(
                 f"convergence_ratio_n{n}",
                 values[f"convergence_ratio_n{n}"],
                 "ratio",
