@@ -70,10 +70,6 @@ def key_of(obj: Obj) -> Key:
     return meta.get("namespace", ""), meta["name"]
 
 
-def _ck(obj: Obj) -> tuple[str, str]:
-    return obj["kind"], obj["metadata"]["name"]
-
-
 def owner_key(child: Obj) -> Key | None:
     meta = child["metadata"]
     name = (meta.get("labels") or {}).get(LABEL_FORMATION)
@@ -104,28 +100,16 @@ class Cache:
             self.children[owner][(obj["kind"], obj["metadata"]["name"])] = _pack(obj)
         return owner
 
-    def news(self, obj: Obj) -> str:
-        """What a child's watch event tells, against the cached version:
-
-        - "known": the cache holds this very version (our apply's response put it there; the
-          event is its echo), so nothing is new;
-        - "progress": the same generation, so only status (a rollout's progress) or metadata
-          changed, never the spec;
-        - "change": anything else (new, a spec changed, a kind without generations).
-        """
+    def same_generation(self, obj: Obj) -> bool:
+        """Whether the cached version of this child has `obj`'s generation: then only its status
+        (a rollout's progress) or its metadata changed, never its spec. False for a kind
+        without generations (a Service) and for a child not cached."""
         owner = owner_key(obj)
-        packed = None if owner is None else self.children.get(owner, {}).get(_ck(obj))
-        if packed is None:
-            return "change"
-        cached, meta = json.loads(packed)["metadata"], obj["metadata"]
-        if meta.get("resourceVersion") and cached.get("resourceVersion") == meta["resourceVersion"]:
-            return "known"
-        generation = meta.get("generation")
-        return (
-            "progress"
-            if generation is not None and cached.get("generation") == generation
-            else "change"
-        )
+        generation = obj["metadata"].get("generation")
+        if owner is None or generation is None:
+            return False
+        packed = self.children.get(owner, {}).get((obj["kind"], obj["metadata"]["name"]))
+        return packed is not None and json.loads(packed)["metadata"].get("generation") == generation
 
     def has_newer(self, obj: Obj) -> bool:
         """Whether the cache already holds a later version of this child than `obj`.

@@ -232,13 +232,11 @@ class Controller:
             self.queue.add(key)
 
     def _child_event(self, etype: str, obj: Obj) -> None:
-        # Judged before the cache takes the new version.
-        news = "change" if etype == "DELETED" else self.cache.news(obj)
-        if news == "known":
-            return  # the echo of our own apply: its response is cached already
+        # Judged before the cache takes the new version: is it the same generation?
+        progress = etype == "MODIFIED" and self.cache.same_generation(obj)
         owner = self.cache.drop_child(obj) if etype == "DELETED" else self.cache.set_child(obj)
         if owner is not None and owner in self.cache.formations:
-            if news == "progress":
+            if progress:
                 self.queue.add_soon(owner, STATUS_WINDOW)
             else:
                 self.queue.add(owner)

@@ -29,18 +29,16 @@ def test_a_response_older_than_the_cached_watch_event_is_judged_older() -> None:
     assert not Cache().has_newer(child("1", ready=0))
 
 
-def test_a_watch_event_is_told_apart_as_an_echo_progress_or_a_change() -> None:
+def test_a_rollouts_progress_is_told_apart_from_a_change_of_spec() -> None:
     cache = Cache()
     first = {**child("10", ready=0)}
     first["metadata"] = {**first["metadata"], "generation": 1}
-    assert cache.news(first) == "change"  # not cached yet: handled at once
-    cache.set_child(first)  # our apply's response
-    assert cache.news(first) == "known"  # its echo on the watch: nothing new
+    assert not cache.same_generation(first)  # not cached yet: handled at once
+    cache.set_child(first)
     progress = {**child("11", ready=1), "metadata": {**first["metadata"], "resourceVersion": "11"}}
-    assert cache.news(progress) == "progress"  # status only: folded into the next window
+    assert cache.same_generation(progress)  # status only: folded into the next window
     scaled = {**progress, "metadata": {**progress["metadata"], "generation": 2}}
-    assert cache.news(scaled) == "change"  # kubectl scale: drift, handled at once
+    assert not cache.same_generation(scaled)  # kubectl scale: drift, handled at once
     service = {**child("12", ready=0), "kind": "Service"}  # no generation at all
     cache.set_child(service)
-    edited = {**service, "metadata": {**service["metadata"], "resourceVersion": "13"}}
-    assert cache.news(edited) == "change"
+    assert not cache.same_generation(service)
