@@ -148,18 +148,10 @@ class Controller:
         )
 
     async def _resync(self) -> None:
-        """Every Formation once per period, spread evenly over it: all at once, 1,000
-        Formations would hold the loop for seconds, and a user's scale would wait behind them."""
         while True:
-            keys = list(self.cache.formations)
-            if not keys:
-                await asyncio.sleep(self.resync_seconds)
-                continue
-            step = self.resync_seconds / len(keys)
-            for key in keys:
-                await asyncio.sleep(step)
-                if key in self.cache.formations:  # not deleted meanwhile
-                    self.queue.add(key)
+            await asyncio.sleep(self.resync_seconds)
+            for key in list(self.cache.formations):
+                self.queue.add(key)
 
     # -- feeding the caches ----------------------------------------------------------------
 
