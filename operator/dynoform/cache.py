@@ -65,6 +65,10 @@ def slim_crd(crd: Obj) -> Obj:
     }
 
 
+def child_key(obj: Obj) -> ChildKey:
+    return obj["kind"], obj["metadata"]["name"]
+
+
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace", ""), meta["name"]
@@ -97,19 +101,22 @@ class Cache:
     def set_child(self, obj: Obj) -> Key | None:
         owner = owner_key(obj)
         if owner is not None:
-            self.children[owner][(obj["kind"], obj["metadata"]["name"])] = _pack(obj)
+            self.children[owner][child_key(obj)] = _pack(obj)
         return owner
+
+    def _cached_meta(self, obj: Obj) -> Obj | None:
+        """The metadata of the cached version of this child, if any."""
+        owner = owner_key(obj)
+        packed = None if owner is None else self.children.get(owner, {}).get(child_key(obj))
+        return None if packed is None else dict(json.loads(packed)["metadata"])
 
     def same_generation(self, obj: Obj) -> bool:
         """Whether the cached version of this child has `obj`'s generation: then only its status
         (a rollout's progress) or its metadata changed, never its spec. False for a kind
         without generations (a Service) and for a child not cached."""
-        owner = owner_key(obj)
         generation = obj["metadata"].get("generation")
-        if owner is None or generation is None:
-            return False
-        packed = self.children.get(owner, {}).get((obj["kind"], obj["metadata"]["name"]))
-        return packed is not None and json.loads(packed)["metadata"].get("generation") == generation
+        cached = self._cached_meta(obj) if generation is not None else None
+        return cached is not None and cached.get("generation") == generation
 
     def has_newer(self, obj: Obj) -> bool:
         """Whether the cache already holds a later version of this child than `obj`.
@@ -119,13 +126,10 @@ class Cache:
         further event might come to correct it. Resource versions are opaque by contract but
         etcd revisions in practice; when either is not a number, nothing is judged newer.
         """
-        owner = owner_key(obj)
-        if owner is None:
+        cached = self._cached_meta(obj)
+        if cached is None:
             return False
-        packed = self.children.get(owner, {}).get((obj["kind"], obj["metadata"]["name"]))
-        if packed is None:
-            return False
-        have = str(json.loads(packed)["metadata"].get("resourceVersion", ""))
+        have = str(cached.get("resourceVersion", ""))
         want = str(obj["metadata"].get("resourceVersion", ""))
         return have.isdigit() and want.isdigit() and int(have) > int(want)
 
@@ -133,7 +137,7 @@ class Cache:
         owner = owner_key(obj)
         if owner is not None:
             kids = self.children.get(owner, {})
-            kids.pop((obj["kind"], obj["metadata"]["name"]), None)
+            kids.pop(child_key(obj), None)
             if not kids:
                 self.children.pop(owner, None)
         return owner

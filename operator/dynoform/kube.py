@@ -189,20 +189,21 @@ class Kube:
             return None
         return trim(obj)
 
-    async def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def apply(
+        self, body: dict[str, Any], manager: str = FIELD_MANAGER, what: str = "apply"
+    ) -> dict[str, Any]:
         """Server-side apply, forced: the child is ours, and what we set wins."""
         kind, meta = body["kind"], body["metadata"]
-        res = RESOURCES[kind]
         self.writes += 1
         obj = await self._call(
-            f"apply {kind} {meta['namespace']}/{meta['name']}",
+            f"{what} {kind} {meta['namespace']}/{meta['name']}",
             lambda: self.client.patch(
-                res,
+                RESOURCES[kind],
                 meta["name"],
                 apply_body(body),
                 namespace=meta["namespace"],
                 patch_type=PatchType.APPLY,
-                field_manager=FIELD_MANAGER,
+                field_manager=manager,
                 force=True,
             ),
         )
@@ -220,19 +221,7 @@ class Kube:
             "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
             "spec": {"replicas": replicas},
         }
-        self.writes += 1
-        await self._call(
-            f"hand over replicas of {body['kind']} {meta['namespace']}/{meta['name']}",
-            lambda: self.client.patch(
-                RESOURCES[body["kind"]],
-                meta["name"],
-                handover,
-                namespace=meta["namespace"],
-                patch_type=PatchType.APPLY,
-                field_manager=HANDOVER_MANAGER,
-                force=True,
-            ),
-        )
+        await self.apply(handover, HANDOVER_MANAGER, "hand over replicas of")
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         self.writes += 1

@@ -24,7 +24,7 @@ from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, desc
 from dynoform.builders.autoscaler import autoscaler_kind
 from dynoform.builders.formation import build_children
 from dynoform.builders.meta import LABEL_TYPE, child_name
-from dynoform.cache import Cache, ChildKey, Key, Obj, key_of
+from dynoform.cache import Cache, ChildKey, Key, Obj, child_key, key_of
 from dynoform.compare import needs_apply, owns_replicas, stamp
 from dynoform.kube import FIELD_MANAGER, Kube, KubeError, NotFound
 from dynoform.sizes import Catalog, SizeError, check, check_release
@@ -72,12 +72,12 @@ class Reconciler:
     ) -> tuple[bool, str, str]:
         desired = [stamp(b) for b in self._desired(formation, sizes, plan)]
         # The release Job of spec.image stays once done: the record of that release.
-        keep = {_ck(b) for b in desired} | ({("Job", plan.keep)} if plan.keep else set())
+        keep = {child_key(b) for b in desired} | ({("Job", plan.keep)} if plan.keep else set())
         try:
             # Every name is checked before anything is applied: a name we will not take over
             # refuses the Formation whole, never half-applied beside it.
             seen = await asyncio.gather(
-                *(self._claim(formation, b, observed.get(_ck(b))) for b in desired)
+                *(self._claim(formation, b, observed.get(child_key(b))) for b in desired)
             )
             # Children are independent: apply them at once (the client bounds what is in flight).
             await asyncio.gather(
@@ -260,10 +260,6 @@ class Reconciler:
 
 def _changed(before: Obj, after: Obj) -> Obj:
     return {k: after.get(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-
-
-def _ck(body: Obj) -> ChildKey:
-    return body["kind"], body["metadata"]["name"]
 
 
 def _owned_by(obj: Obj, formation: Formation) -> bool:
