@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -127,6 +128,9 @@ class Controller:
         of the benchmarks."""
         started = asyncio.get_running_loop().time()
         await self.wait_synced()
+        # What exists now (modules, kopf, the listed caches) lives as long as the process: the
+        # collector stops walking it, so a full collection only walks what came since.
+        gc.freeze()
         kids = sum(len(k) for k in self.cache.children.values())
         log.info(
             "Caches synced: %d formations, %d children, %d dyno sizes",
@@ -160,7 +164,7 @@ class Controller:
         if etype == "DELETED":
             self.cache.drop_formation(key)
             return
-        old = self.cache.formations.get(key)
+        old = self.cache.formation(key)
         self.cache.set_formation(obj)
         # Our own status writes come back as events: they change neither spec nor identity.
         if old is None or _generation(old) != _generation(obj) or _uid(old) != _uid(obj):

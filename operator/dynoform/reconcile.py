@@ -44,7 +44,7 @@ class Reconciler:
         self.now = now
 
     async def reconcile(self, key: Key) -> None:
-        body = self.cache.formations.get(key)
+        body = self.cache.formation(key)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return  # Garbage collection removes the children through their owner references.
         try:
@@ -195,7 +195,8 @@ class Reconciler:
             await self.kube.apply_status(name, ns, after)
         except NotFound:
             return  # Deleted meanwhile: its DELETED event drops it from the cache.
-        body["status"] = after  # Our cache now; the watch event will agree.
+        body["status"] = after
+        self.cache.set_formation_status((ns, name), after)  # the watch event will agree
         await self._events(body, old, new, formation, outcome)
 
     async def _events(

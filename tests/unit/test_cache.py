@@ -42,3 +42,67 @@ def test_a_rollouts_progress_is_told_apart_from_a_change_of_spec() -> None:
     service = {**child("12", ready=0), "kind": "Service"}  # no generation at all
     cache.set_child(service)
     assert not cache.same_generation(service)
+
+
+def formation(generation: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "dyno.dev/v1alpha1",
+        "kind": "Formation",
+        "metadata": {
+            "name": "shop",
+            "namespace": "t",
+            "generation": generation,
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"image": "shop:v1", "processes": {"web": {"quantity": 2, "size": "tiny"}}},
+    }
+
+
+def test_a_formation_is_handed_out_as_a_fresh_copy_without_managed_fields() -> None:
+    cache = Cache()
+    cache.set_formation(formation(1))
+    got = cache.formation(("t", "shop"))
+    assert got is not None
+    assert "managedFields" not in got["metadata"]
+    assert got["spec"]["processes"]["web"]["quantity"] == 2
+    got["spec"]["image"] = "changed by the caller"
+    assert cache.formation(("t", "shop"))["spec"]["image"] == "shop:v1"  # type: ignore[index]
+    assert cache.formation(("t", "other")) is None
+    assert cache.users_of_size("tiny") == [("t", "shop")]
+    assert cache.users_of_size("big") == []
+
+
+def test_our_status_write_is_cached_before_its_watch_event() -> None:
+    cache = Cache()
+    cache.set_formation(formation(1))
+    cache.set_formation_status(("t", "shop"), {"observedGeneration": 1})
+    assert cache.formation(("t", "shop"))["status"] == {"observedGeneration": 1}  # type: ignore[index]
+    cache.set_formation_status(("t", "gone"), {"observedGeneration": 1})  # deleted meanwhile
+    assert ("t", "gone") not in cache.formations
+
+
+def pod(name: str, node: str, phase: str, terminating: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": "t",
+        "labels": {"dyno.dev/formation": "shop", "dyno.dev/process-type": "web"},
+    }
+    if terminating:
+        meta["deletionTimestamp"] = "2026-11-22T00:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": node}, "status": {"phase": phase}}
+
+
+def test_only_running_dynos_that_stay_count_for_the_spread() -> None:
+    cache = Cache()
+    cache.zones = {"n1": "a", "n2": "b", "n3": None}
+    for p in (
+        pod("p1", "n1", "Running"),
+        pod("p2", "n2", "Running"),
+        pod("p3", "n2", "Pending"),
+        pod("p4", "n1", "Running", terminating=True),
+        pod("p5", "n3", "Running"),  # a node without a zone
+    ):
+        assert cache.set_pod(p) == ("t", "shop")
+    assert cache.zones_by_type(("t", "shop")) == {"web": ["a", "b"]}
+    cache.drop_pod(pod("p2", "n2", "Running"))
+    assert cache.zones_by_type(("t", "shop")) == {"web": ["a"]}
