@@ -20,6 +20,7 @@ from dynoform.builders.meta import LABEL_FORMATION, LABEL_TYPE
 
 Key = tuple[str, str]  # (namespace, formation name)
 ChildKey = tuple[str, str]  # (kind, name)
+Name = tuple[str, str, str]  # (kind, namespace, name): a name a child would take
 Obj = dict[str, Any]
 
 
@@ -79,6 +80,16 @@ def key_of(obj: Obj) -> Key:
     return meta.get("namespace", ""), meta["name"]
 
 
+def name_of(obj: Obj) -> Name:
+    meta = obj["metadata"]
+    return obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+def _controller_uid(obj: Obj) -> str:
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((str(r.get("uid", "")) for r in refs if r.get("controller")), "")
+
+
 def owner_key(child: Obj) -> Key | None:
     meta = child["metadata"]
     name = (meta.get("labels") or {}).get(LABEL_FORMATION)
@@ -107,6 +118,12 @@ class Cache:
         self.zones: dict[str, str | None] = {}  # node name -> zone
         # Optional child kinds whose CRD the cluster has (kube.OPTIONAL_KINDS), e.g. ScaledObject.
         self.served: set[str] = set()
+        # Who holds the names our children would take, so that a new child's name is known to
+        # be free without a read: names of our labelled children -> their Formation; names of
+        # objects of child kinds without our label (a metadata-only watch) -> the uid of their
+        # controller, if any ("" when none).
+        self.holders: dict[Name, Key] = {}
+        self.foreign: dict[Name, str] = {}
 
     def formation(self, key: Key) -> Obj | None:
         """The cached Formation (a fresh dict, the caller's to change), or None."""
@@ -130,6 +147,9 @@ class Cache:
         owner = owner_key(obj)
         if owner is not None:
             self.children[owner][child_key(obj)] = _pack(obj)
+            self.holders[name_of(obj)] = owner
+        else:  # our label but no Formation's: not ours to take either
+            self.set_foreign(obj)
         return owner
 
     def _cached_meta(self, obj: Obj) -> Obj | None:
@@ -168,7 +188,26 @@ class Cache:
             kids.pop(child_key(obj), None)
             if not kids:
                 self.children.pop(owner, None)
+            if self.holders.get(name_of(obj)) == owner:
+                del self.holders[name_of(obj)]
         return owner
+
+    def set_foreign(self, obj: Obj) -> None:
+        """An object of a child kind without our label (its metadata only)."""
+        self.foreign[name_of(obj)] = _controller_uid(obj)
+
+    def drop_foreign(self, obj: Obj) -> None:
+        self.foreign.pop(name_of(obj), None)
+
+    def replace_foreign(self, kind: str, namespace: str | None, objs: list[Obj]) -> None:
+        """A fresh listing of the unlabelled objects of `kind` in `namespace` (None: all)."""
+        self.foreign = {
+            n: uid
+            for n, uid in self.foreign.items()
+            if n[0] != kind or (namespace is not None and n[1] != namespace)
+        }
+        for obj in objs:
+            self.set_foreign(obj)
 
     def children_of(self, key: Key) -> dict[ChildKey, Obj]:
         return {ck: json.loads(packed) for ck, packed in self.children.get(key, {}).items()}
@@ -193,6 +232,7 @@ class Cache:
         }
         for owner, ck in before:
             self.children[owner].pop(ck, None)
+            self.holders.pop((ck[0], owner[0], ck[1]), None)
         touched = {owner for owner, _ in before}
         for obj in objs:
             new_owner = self.set_child(obj)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from dynoform.api import conditions as c
-from dynoform.builders.meta import CHILD_LABELS
+from dynoform.builders.meta import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
 from dynoform.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
 from dynoform.election import Election
 from dynoform.kube import OPTIONAL_KINDS, RESOURCES, Kube, trim
@@ -34,6 +34,8 @@ log = logging.getLogger("dynoform.controller")
 # rather than once per dyno turning Ready. A change of a child's spec is handled at once.
 STATUS_WINDOW = 1.0
 CHILD_KINDS = tuple(k for k in RESOURCES if k not in OPTIONAL_KINDS)
+# The objects of child kinds that are not ours: their names only (see Cache.foreign).
+NOT_OURS = f"{LABEL_MANAGED_BY}!={MANAGED_BY}"
 
 
 class Controller:
@@ -68,6 +70,7 @@ class Controller:
         for ns in self.namespaces:
             for kind in CHILD_KINDS:
                 self._spawn(self._inform_children(kind, ns))
+                self._spawn(self._inform_names(kind, ns))
             # Our dynos' pods, for the verified spread (slimmed: there are many).
             self._synced["Pod", ns] = asyncio.Event()
             replace_pods = functools.partial(self._replace, ns)
@@ -110,6 +113,25 @@ class Controller:
         self._synced[kind, ns] = asyncio.Event()
         replace = functools.partial(self._replace, ns)
         return self.kube.inform(kind, CHILD_LABELS, replace, self._child_event, ns)
+
+    def _inform_names(self, kind: str, ns: str | None) -> Coroutine[Any, Any, None]:
+        """Which names of `kind` objects that are not ours hold: a new child's name is then
+        known to be free (or not) without a read per child."""
+        self._synced[f"{kind} names", ns] = asyncio.Event()
+        replace = functools.partial(self._replace_names, ns)
+        return self.kube.inform_names(kind, NOT_OURS, replace, self._name_event, ns)
+
+    def _replace_names(self, namespace: str | None, kind: str, objs: list[Obj]) -> None:
+        self.cache.replace_foreign(kind, namespace, objs)
+        synced = self._synced.get((f"{kind} names", namespace))
+        if synced is not None:  # None: an optional kind stopped meanwhile
+            synced.set()
+
+    def _name_event(self, etype: str, obj: Obj) -> None:
+        if etype == "DELETED":
+            self.cache.drop_foreign(obj)
+        else:
+            self.cache.set_foreign(obj)
 
     async def stop(self) -> None:
         await self.queue.stop()
@@ -207,17 +229,21 @@ class Controller:
         if present:
             self.cache.served.add(kind)
             self._optional[kind] = [
-                self._spawn(self._inform_children(kind, ns)) for ns in self.namespaces
+                self._spawn(inform(kind, ns))
+                for ns in self.namespaces
+                for inform in (self._inform_children, self._inform_names)
             ]
         else:
             self.cache.served.discard(kind)
             for task in self._optional.pop(kind, []):
                 task.cancel()
             for ns in self.namespaces:
-                synced = self._synced.pop((kind, ns), None)
-                if synced is not None:
-                    synced.set()  # nobody waits for a kind that is gone
+                for what in (kind, f"{kind} names"):
+                    synced = self._synced.pop((what, ns), None)
+                    if synced is not None:
+                        synced.set()  # nobody waits for a kind that is gone
             self.cache.replace_children(kind, [])
+            self.cache.replace_foreign(kind, None, [])
         log.info(
             "%s %s: its CRD is %s",
             "Serving" if present else "Not serving",

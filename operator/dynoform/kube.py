@@ -343,24 +343,109 @@ class Kube:
         if fields:
             scope["fields"] = fields
         labels: dict[str, Any] | None = dict(selector) if selector else None
+
+        async def once(listed: Callable[[], None]) -> None:
+            listing = self.client.list(res, labels=labels, chunk_size=500, **scope)
+            # List items carry no kind; watch events do. Give every object its kind.
+            replace(kind, [{**shape(o), "kind": kind} async for o in listing])
+            listed()
+            async for etype, obj in self.client.watch(
+                res, labels=labels, resource_version=listing.resourceVersion, **scope
+            ):
+                on_event(etype, shape(obj))
+
+        await self._forever(kind, once)
+
+    async def inform_names(
+        self,
+        kind: str,
+        selector: str,
+        replace: Callable[[str, list[dict[str, Any]]], None],
+        on_event: Callable[[str, dict[str, Any]], None],
+        namespace: str | None = None,
+    ) -> None:
+        """As `inform`, for the metadata of `kind` only (PartialObjectMetadata, as client-go's
+        metadata informers): who holds which name, without the objects' specs and statuses.
+        `selector` is a label selector string, e.g. "app.kubernetes.io/managed-by!=dynoform"."""
+        http = self.client._client._client  # lightkube's httpx client: its auth and TLS
+        scope = namespace or ALL_NS
+        url = self.client._client.prepare_request("list", res=WATCHED[kind], namespace=scope).url
+
+        async def once(listed: Callable[[], None]) -> None:
+            items: list[dict[str, Any]] = []
+            version, more = "", ""
+            while True:  # the listing, in pages
+                params = {"labelSelector": selector, "limit": "500", "continue": more or None}
+                got = await http.get(url, params=_given(params), headers={"Accept": _PARTIAL_LIST})
+                got.raise_for_status()
+                page = got.json()
+                items += page.get("items") or []
+                version, more = (
+                    page["metadata"]["resourceVersion"],
+                    page["metadata"].get("continue"),
+                )
+                if not more:
+                    break
+            replace(kind, [{**o, "kind": kind} for o in items])
+            listed()
+            while True:  # watches, each resumed where the last ended (the server ends them)
+                params = {
+                    "labelSelector": selector,
+                    "watch": "true",
+                    "resourceVersion": version,
+                    "timeoutSeconds": str(METADATA_WATCH_SECONDS),
+                }
+                timeout = httpx.Timeout(60.0, read=METADATA_WATCH_SECONDS + 30)
+                request = http.build_request(
+                    "GET", url, params=params, headers={"Accept": _PARTIAL}, timeout=timeout
+                )
+                response = await http.send(request, stream=True)
+                try:
+                    response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        event = json.loads(line)
+                        if event["type"] == "ERROR":  # 410 Gone, mostly: list again
+                            raise KubeError(f"watch of {kind} names: {event['object']}")
+                        obj = event["object"]
+                        version = obj["metadata"]["resourceVersion"]
+                        if event["type"] != "BOOKMARK":
+                            on_event(event["type"], {**obj, "kind": kind})
+                finally:
+                    await response.aclose()
+
+        await self._forever(f"{kind} names", once)
+
+    async def _forever(
+        self, what: str, once: Callable[[Callable[[], None]], Awaitable[None]]
+    ) -> None:
+        """Run a list-then-watch again and again: any error (410 Gone included) lists again
+        after a backoff that a successful listing resets, so nothing missed while the watch was
+        down stays missed."""
         failures = 0
+
+        def listed() -> None:
+            nonlocal failures
+            failures = 0
+
         while True:
             try:
-                listing = self.client.list(res, labels=labels, chunk_size=500, **scope)
-                # List items carry no kind; watch events do. Give every object its kind.
-                objects = [{**shape(o), "kind": kind} async for o in listing]
-                replace(kind, objects)
-                failures = 0
-                async for etype, obj in self.client.watch(
-                    res, labels=labels, resource_version=listing.resourceVersion, **scope
-                ):
-                    on_event(etype, shape(obj))
+                await once(listed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 failures += 1
-                log.warning("Watch of %s failed, listing again: %s", kind, exc)
+                log.warning("Watch of %s failed, listing again: %s", what, exc)
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures) * random.uniform(0.8, 1.2))
+
+
+# client-go's metadata informers ask for these: the objects' metadata only, lists and events.
+_PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+_PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_WATCH_SECONDS = 300
+
+
+def _given(params: dict[str, str | None]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def _backoff(exc: Exception, attempt: int) -> float:

@@ -24,7 +24,7 @@ from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, desc
 from dynoform.builders.autoscaler import autoscaler_kind
 from dynoform.builders.formation import build_children
 from dynoform.builders.meta import LABEL_TYPE, child_name
-from dynoform.cache import Cache, ChildKey, Key, Obj, child_key, key_of
+from dynoform.cache import Cache, ChildKey, Key, Obj, child_key, key_of, name_of
 from dynoform.compare import needs_apply, owns_replicas, stamp
 from dynoform.kube import FIELD_MANAGER, Kube, KubeError, NotFound
 from dynoform.sizes import Catalog, SizeError, check, check_release
@@ -76,9 +76,7 @@ class Reconciler:
         try:
             # Every name is checked before anything is applied: a name we will not take over
             # refuses the Formation whole, never half-applied beside it.
-            seen = await asyncio.gather(
-                *(self._claim(formation, b, observed.get(child_key(b))) for b in desired)
-            )
+            seen = [self._claim(formation, b, observed.get(child_key(b))) for b in desired]
             # Children are independent: apply them at once (the client bounds what is in flight).
             await asyncio.gather(
                 *(self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True))
@@ -104,15 +102,20 @@ class Reconciler:
             children = build_children(running, sizes, keda="ScaledObject" in self.cache.served)
         return children + ([plan.job] if plan.job is not None else [])
 
-    async def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:
-        """The object of the child's name, if any; NameConflict when it is not ours."""
+    def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:
+        """The cached object of the child's name, if any; NameConflict when the name is held
+        by an object that is not ours. Known from the caches, without a read: our children's
+        names and, from a metadata-only watch, those of every unlabelled object of the kind."""
         if observed is None:
-            # Not in our label-scoped cache: an object of that name may still exist unlabelled.
-            meta = body["metadata"]
-            observed = await self.kube.get(body["kind"], meta["namespace"], meta["name"])
-            if observed is not None and not _owned_by(observed, formation):
+            name = name_of(body)
+            holder = self.cache.holders.get(name)
+            foreign = self.cache.foreign.get(name)
+            # Unlabelled but ours (someone removed the label): applied again, labels and all.
+            mine = foreign == formation.metadata.get("uid")
+            ours = (formation.namespace, formation.name)
+            if (foreign is not None and not mine) or holder not in (None, ours):
                 raise NameConflict(
-                    f"{body['kind']} {meta['name']} already exists and is not owned by this "
+                    f"{body['kind']} {name[2]} already exists and is not owned by this "
                     "Formation; dynoform will not take it over. Delete or rename it."
                 )
         elif not _owned_by(observed, formation):

@@ -313,6 +313,36 @@ def test_a_formation_cannot_name_another_namespace(installed, where: dict[str, A
 # --- Never take over, and never half-apply beside a conflict ---------------------------------
 
 
+def test_two_formations_whose_children_would_share_a_name_never_take_each_others(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    # Formation "a" with type "b-web" and Formation "a-b" with type "web" both name a
+    # Deployment "a-b-web": the second to come is refused, and the first keeps its own.
+    first = formation_body(
+        name="a", namespace=namespace, processes={"b-web": {"command": "serve", "quantity": 1}}
+    )
+    apply_yaml(installed.kubectl, first)
+    eventually(lambda: get(kube, Deployment, "a-b-web", namespace), what="a's Deployment")
+    second = formation_body(
+        name="a-b", namespace=namespace, processes={"web": {"command": "other", "quantity": 2}}
+    )
+    apply_yaml(installed.kubectl, second)
+
+    def refused() -> dict[str, Any] | None:
+        f = get(kube, Formation, "a-b", namespace)
+        c = condition(f, "Reconciled")
+        return c if c and c["reason"] == "NameConflict" else None
+
+    c = eventually(refused, timeout=30, what="Reconciled=False NameConflict on a-b")
+    assert "Deployment a-b-web already exists and is not owned by this Formation" in c["message"]
+    time.sleep(2 * operator.resync)
+    d = get(kube, Deployment, "a-b-web", namespace)
+    assert d is not None
+    (ref,) = d["metadata"]["ownerReferences"]
+    assert ref["name"] == "a"
+    assert d["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "serve"
+
+
 def test_a_name_conflict_refuses_the_formation_whole_and_it_converges_once_the_name_is_free(
     operator, installed, kube: Client, namespace: str
 ) -> None:

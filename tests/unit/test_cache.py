@@ -106,3 +106,36 @@ def test_only_running_dynos_that_stay_count_for_the_spread() -> None:
     assert cache.zones_by_type(("t", "shop")) == {"web": ["a", "b"]}
     cache.drop_pod(pod("p2", "n2", "Running"))
     assert cache.zones_by_type(("t", "shop")) == {"web": ["a"]}
+
+
+def named(kind: str, name: str, labels: dict[str, str], owner_uid: str = "") -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "t", "labels": labels}
+    if owner_uid:
+        meta["ownerReferences"] = [{"uid": owner_uid, "controller": True}]
+    return {"kind": kind, "metadata": meta}
+
+
+def test_who_holds_a_name_is_known_without_a_read() -> None:
+    cache = Cache()
+    ours = named("Deployment", "a-b-c", {"dyno.dev/formation": "a-b"}, "uid-ab")
+    cache.set_child(ours)
+    assert cache.holders[("Deployment", "t", "a-b-c")] == ("t", "a-b")  # not formation "a"
+    cache.drop_child(ours)
+    assert ("Deployment", "t", "a-b-c") not in cache.holders
+    # Objects without our label come from a metadata-only watch: their controller's uid.
+    squatter = named("Service", "shop-web", {}, "uid-other")
+    cache.set_foreign(squatter)
+    cache.set_foreign(named("Service", "plain", {}))
+    assert cache.foreign == {
+        ("Service", "t", "shop-web"): "uid-other",
+        ("Service", "t", "plain"): "",
+    }
+    cache.drop_foreign(squatter)
+    assert ("Service", "t", "shop-web") not in cache.foreign
+    # A listing replaces what was known of that kind in that namespace, and only that.
+    cache.set_foreign({**named("Job", "migrate", {}), "metadata": {"name": "m", "namespace": "u"}})
+    cache.replace_foreign("Service", "t", [named("Service", "new", {})])
+    assert set(cache.foreign) == {("Service", "t", "new"), ("Job", "u", "m")}
+    # Our label without a Formation's: not ours to take either.
+    cache.set_child(named("Deployment", "odd", {"app.kubernetes.io/managed-by": "dynoform"}))
+    assert ("Deployment", "t", "odd") in cache.foreign
