@@ -1,8 +1,4 @@
-"""Measuring from outside: child counts by watch, the operator's memory and CPU from /proc.
-
-The operator is a pair of processes (its webhook server is forked): its memory is the sum of
-their PSS (proportional set size: a page the two share counts half in each, so the sum counts
-it once, where summing RSS would count it twice), its CPU the sum of their CPU times.
+"""Measuring from outside: child counts by watch, the operator's RSS and CPU from /proc.
 
 The convergence clock stops when every expected child exists with the spec we asked for
 (replicas, image); a watch per kind keeps that cheap for the API server.
@@ -24,53 +20,16 @@ from dynoform.kube import RESOURCES
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
 
-def family(pid: int) -> list[int]:
-    """The process and its descendants, from /proc/<pid>/task/*/children where the kernel
-    offers it (CONFIG_PROC_CHILDREN), else from every process's parent in /proc/*/stat."""
-    pids, i = [pid], 0
-    while i < len(pids):
-        pids += _children(pids[i])
-        i += 1
-    return pids
-
-
-def _children(pid: int) -> list[int]:
-    tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
-    if tasks:
-        return [int(c) for t in tasks for c in _read(t).split()]
-    return [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat") if _ppid(p) == pid]
-
-
-def _ppid(stat: Path) -> int:
-    fields = _read(stat).rsplit(")", 1)[-1].split()
-    return int(fields[1]) if len(fields) > 1 else -1
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:  # the process has just exited
-        return ""
-
-
-def pss_mib(pid: int) -> float:
-    """The PSS of the process and its descendants, in MiB."""
-    kib = 0
-    for p in family(pid):
-        for line in _read(Path(f"/proc/{p}/smaps_rollup")).splitlines():
-            if line.startswith("Pss:"):
-                kib += int(line.split()[1])
-    return kib / 1024
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process and its descendants."""
-    ticks = 0
-    for p in family(pid):
-        fields = _read(Path(f"/proc/{p}/stat")).rsplit(")", 1)[-1].split()
-        if len(fields) > 12:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLK_TCK
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 class ChildWatch:

@@ -63,8 +63,8 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
                 "higher",
             ),
             Entry(
-                f"operator_pss_mb_n{n}",
-                values[f"operator_pss_mib_n{n}"] * MB_PER_MIB,
+                f"operator_rss_mb_n{n}",
+                values[f"operator_rss_mib_n{n}"] * MB_PER_MIB,
                 "MB",
                 150 if last else None,
                 100 if last else None,
@@ -72,10 +72,10 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
         ]
     if len(sizes) > 1:
         small, large = min(sizes), big
-        slope = (values[f"operator_pss_mib_n{large}"] - values[f"operator_pss_mib_n{small}"]) / (
+        slope = (values[f"operator_rss_mib_n{large}"] - values[f"operator_rss_mib_n{small}"]) / (
             large - small
         )
-        out.append(Entry("operator_pss_kb_per_formation", slope * MB_PER_MIB * 1000, "KB"))
+        out.append(Entry("operator_rss_kb_per_formation", slope * MB_PER_MIB * 1000, "KB"))
     out += [
         Entry("scale_patch_p50_ms", values["scale_patch_p50_ms"], "ms"),
         Entry("scale_latency_p50_ms", values["scale_latency_p50_ms"], "ms"),

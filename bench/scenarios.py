@@ -3,9 +3,9 @@
 - baseline: the children applied directly by one client (server-side apply) at the operator's
   concurrency: what this API server can do at best.
 - convergence: N Formations created; until every child exists with the right spec, then until
-  every pod is Running; the operator's memory (PSS, with its webhook server's) once settled.
+  every pod is Running; the operator's RSS once settled.
 - scale latency: quantity changes of one Formation, each until its Deployment follows.
-- idle: quiet minutes; the operator's writes (audit log) and CPU (its webhook server's too).
+- idle: quiet minutes; the operator's writes (audit log) and CPU.
 - restart: kill -9 and start again; until its first pass is done, and its writes.
 """
 
@@ -26,7 +26,7 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from bench import workload
-from bench.measure import ChildWatch, cpu_seconds, pss_mib, right_spec, until
+from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
 from dynoform import kube
 from dynoform.admission import CHANGED_BY
 from dynoform.kube import RESOURCES, FormationResource, generic
@@ -137,7 +137,7 @@ async def convergence(client: AsyncClient, op: Operator, n: int, figures: Figure
     figures.put(f"admission_stamped_fraction_n{n}", len(stamped) / n)
     await asyncio.sleep(5)  # let status writes settle before reading memory
     assert op.proc is not None
-    figures.put(f"operator_pss_mib_n{n}", pss_mib(op.proc.pid))  # with its webhook server
+    figures.put(f"operator_rss_mib_n{n}", rss_mib(op.proc.pid))
     return seconds
 
 
