@@ -2,47 +2,21 @@
 
 kopf owns the process (signals, liveness endpoint); dynoform.handlers registers on it. kopf runs
 standalone: with several replicas, dynoform's own Lease election decides which one reconciles.
-With webhooks, a forked process of its own serves them (dynoform.webhook_process), under its own
-kopf with dynoform.webhooks registered; the operator waits for it to answer before it reports
-alive, and stops with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import functools
-import importlib
 import logging
 import os
 import re
 import socket
 import sys
 import uuid
-from collections.abc import Coroutine
-from typing import Any
 
 import kopf
 import uvloop
-
-from dynoform import webhook_process
-from dynoform.webhook_process import WebhookProcess
-
-# What both processes use: our modules, and the HTTP stack under lightkube that httpx2 imports
-# only when a client is first made (4 MiB, once rather than twice).
-SHARED_MODULES = (
-    "dynoform.admission",
-    "dynoform.cache",
-    "dynoform.kube",
-    "dynoform.tls",
-    "anyio._backends._asyncio",
-    "anyio.streams.tls",
-    "encodings.idna",
-    "h2.connection",
-    "httpcore2",
-    "truststore",
-)
 
 
 class RefusalsAreNotErrors(logging.Filter):
@@ -131,77 +105,34 @@ def main(argv: list[str] | None = None) -> int:
         # One line per HTTP request and per handled event drowns what matters ("Applied ...").
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    import dynoform.handlers  # registers the handlers
+
     if args.webhook_port is not None and args.webhook_listen:
         sys.exit("--webhook-port (local) and --webhook-listen (in a cluster) exclude each other")
+    if args.webhook_port is not None or args.webhook_listen:
+        # kopf refuses admission handlers without a server, so they register only on demand.
+        import dynoform.webhooks  # noqa: F401
 
     memo = kopf.Memo(
         namespaces=args.namespaces,
         resync_seconds=args.resync,
+        webhook_port=args.webhook_port,
+        webhook_listen=args.webhook_listen,
+        webhook_tls_dir=args.webhook_tls_dir,
         leader_elect=args.leader_elect,
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
         identity=f"{os.environ.get('HOSTNAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}",
     )
-    if args.webhook_port is not None or args.webhook_listen:
-        # Before any event loop, thread or connection exists (dynoform.webhook_process).
-        memo["webhook_process"] = _fork_webhooks(args, memo)
-        memo["stop_flag"] = asyncio.Event()  # raised when the webhook server exits
-    import dynoform.handlers  # noqa: F401  registers the controller's handlers, here only
-
     operator = kopf.operator(
         standalone=True,
         clusterwide=not args.namespaces,
         namespaces=args.namespaces,
         liveness_endpoint=args.liveness,
         memo=memo,
-        stop_flag=memo.get("stop_flag"),
     )
-    # uvloop, as `kopf run` would pick it: its transports and TLS in C leave more of the one
-    # loop (the watches and the reconciles) to our own work.
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_operate(operator, memo))
-
-
-async def _operate(operator: Coroutine[Any, Any, None], memo: kopf.Memo) -> int:
-    """Run kopf; with a webhook server, stop when it exits (1) and stop it at the end."""
-    webhooks: WebhookProcess | None = memo.get("webhook_process")
-    if webhooks is None:
-        await operator
-        return 0
-    webhooks.supervise(on_failure=memo["stop_flag"].set)
-    try:
-        await operator
-    finally:
-        await webhooks.stop()
-    return 1 if webhooks.failed else 0
-
-
-def _fork_webhooks(args: argparse.Namespace, memo: kopf.Memo) -> WebhookProcess:
-    """Fork the webhook server; `memo` gets where the operator reaches it."""
-    for module in SHARED_MODULES:  # imported before the fork, so that the child shares them
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-    served = kopf.Memo(webhook_tls_dir=args.webhook_tls_dir)
-    if args.webhook_port is not None:
-        # Chosen here, so that the operator knows where to check the server is up.
-        served["webhook_port"] = args.webhook_port or webhook_process.free_port()
-        memo["webhook_dial"] = ("127.0.0.1", served["webhook_port"])
-    else:
-        addr, port = webhook_process.split_listen(args.webhook_listen)
-        port = port or webhook_process.free_port(addr or "0.0.0.0")
-        served["webhook_listen"] = f"{addr}:{port}"
-        memo["webhook_dial"] = (webhook_process.dial_host(addr), port)
-    return webhook_process.fork(functools.partial(_serve_webhooks, served))
-
-
-def _serve_webhooks(memo: kopf.Memo, ready_fd: int, parent: int) -> int:
-    """The webhook server's process: its own kopf, with the admission handlers only."""
-    import dynoform.webhooks  # noqa: F401  registers the admission handlers, here only
-
-    memo["ready_fd"], memo["parent_pid"] = ready_fd, parent
-    # Cluster-wide whatever the operator watches: kopf's webhooks take no namespace into
-    # account, and the namespaces need no listing here.
-    operator = kopf.operator(standalone=True, clusterwide=True, memo=memo)
+    # uvloop, as `kopf run` would pick it: one event loop serves the webhooks, the watches and
+    # the reconciles, and its transports and TLS in C leave more of it to our own work.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(operator)
     return 0

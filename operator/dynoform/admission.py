@@ -1,6 +1,6 @@
 """Admission decisions (pure): the catalog's rules at apply time, and who changed the formation.
 
-Served by the webhook server (dynoform.webhooks); the operator applies the same rules when
+Served by the operator's webhooks (dynoform.handlers); the operator applies the same rules when
 it reconciles, so a cluster whose webhook is down or absent still never half-applies a bad
 formation. The audit stamp records the requesting user beside the formation it saw: the
 operator attributes a change only when the stamp matches what it reconciles, so a change made

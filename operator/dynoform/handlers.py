@@ -8,20 +8,19 @@ informers (dynoform.kube), which tell exactly when their initial listing has loa
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import kopf
 
+from dynoform import tls
 from dynoform.api.v1alpha1 import GROUP, VERSION
 from dynoform.controller import Controller
 from dynoform.election import Election
 from dynoform.kube import Kube
-from dynoform.webhook_process import NotServing, WebhookProcess
-
-# From the fork to the webhooks' answer: kopf's start, a CRD scan, the DynoSize listing.
-WEBHOOKS_READY_TIMEOUT = 60.0
 
 
 @kopf.on.startup()
@@ -36,6 +35,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
+    if memo.get("webhook_port") is not None:
+        _serve_webhooks_locally(settings, memo)
+    elif memo.get("webhook_listen"):
+        _serve_webhooks_in_cluster(settings, memo)
     kube = Kube()
     election = None
     if memo.get("leader_elect"):
@@ -48,44 +51,45 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     controller.start()
     memo["controller"] = controller
-    webhooks: WebhookProcess | None = memo.get("webhook_process")
-    if webhooks is not None:
-        await _wait_for_webhooks(webhooks, memo)
 
 
-async def _wait_for_webhooks(webhooks: WebhookProcess, memo: kopf.Memo) -> None:
-    """Return once the webhook server's process answers: kopf serves the liveness probe only
-    after the start-up handlers, so "alive" (the Pod Ready, a test's operator started) means
-    that a Formation applied now meets the webhooks."""
-    host, port = memo["webhook_dial"]
-    try:
-        await webhooks.ready(host, port, WEBHOOKS_READY_TIMEOUT)
-    except NotServing as exc:
-        raise kopf.PermanentError(f"No admission webhooks: {exc}") from exc
+def _serve_webhooks_in_cluster(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """In a cluster: the chart mounts the certificate and owns the webhook configurations,
+    which reach us through a Service at /catalog and /audit."""
+    addr, _, port = str(memo["webhook_listen"]).rpartition(":")
+    tls_dir = Path(memo["webhook_tls_dir"])
+    settings.admission.server = kopf.WebhookServer(
+        addr=addr or None,
+        port=int(port),
+        certfile=str(tls_dir / "tls.crt"),
+        pkeyfile=str(tls_dir / "tls.key"),
+    )
+
+
+def _serve_webhooks_locally(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """Local use: serve on 127.0.0.1 with a self-signed certificate; kopf keeps the
+    Validating/MutatingWebhookConfiguration named dyno.dev pointing at us."""
+    memo["webhook_dir"] = Path(tempfile.mkdtemp(prefix="dynoform-webhook-"))
+    cert = tls.self_signed(memo["webhook_dir"])
+    settings.admission.server = kopf.WebhookServer(
+        addr="127.0.0.1",
+        host="127.0.0.1",
+        port=memo["webhook_port"] or None,  # 0: any free port
+        certfile=str(cert.certfile),
+        pkeyfile=str(cert.keyfile),
+        cadata=cert.ca_pem,
+    )
+    settings.admission.managed = GROUP
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    # Both at once: the webhook server stops while the controller releases its Lease.
-    await asyncio.gather(_stop_controller(memo), _stop_webhooks(memo))
-    stop_flag: asyncio.Event | None = memo.get("stop_flag")
-    if stop_flag is not None:
-        # Stopped by a signal, kopf leaves its waiter of the stop flag pending and then waits
-        # 5 s for it as a hung task (kopf 1.45, running.stop_flag_checker): raised, it ends.
-        stop_flag.set()
-
-
-async def _stop_controller(memo: kopf.Memo) -> None:
     controller: Controller | None = memo.get("controller")
     if controller is not None:
         await controller.stop()
         await controller.kube.close()
-
-
-async def _stop_webhooks(memo: kopf.Memo) -> None:
-    webhooks: WebhookProcess | None = memo.get("webhook_process")
-    if webhooks is not None:
-        await webhooks.stop()
+    if memo.get("webhook_dir"):
+        shutil.rmtree(memo["webhook_dir"], ignore_errors=True)
 
 
 # Async on purpose: kopf runs a sync handler in a thread pool, and the cache and the asyncio

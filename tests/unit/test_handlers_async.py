@@ -3,9 +3,7 @@
 kopf runs a sync handler in its thread pool. Ours touch the controller's cache and its asyncio
 work queue, which belong to the event loop: from another thread a put on the queue does not
 even wake the loop, so a scale could wait for an unrelated event (it did: the benchmark's
-scale latency tail). This keeps a sync handler from coming back, in both processes'
-registries: the operator's (dynoform.handlers) and its webhook server's (dynoform.webhooks),
-imported here side by side.
+scale latency tail). This keeps a sync handler from coming back.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ def test_every_registered_handler_runs_on_the_event_loop() -> None:
     kinds = (registry._activities, registry._watching, registry._changing, registry._webhooks)
     handlers = [h for kind in kinds for h in kind.get_all_handlers()]
     names = {h.fn.__name__ for h in handlers}
-    assert {"configure", "shutdown", "formation_event"} <= names  # the operator's
-    assert {"serve", "stop_serving", "validate_formation", "audit_formation"} <= names  # webhooks
+    assert {"configure", "formation_event", "validate_formation", "audit_formation"} <= names
     assert [h.fn.__name__ for h in handlers if not inspect.iscoroutinefunction(h.fn)] == []
     assert dynoform.handlers.formation_event in [h.fn for h in handlers]
