@@ -417,9 +417,10 @@ def catalog_rule(draw: st.DrawFn, manifest: Obj) -> Case:
         return Case(out, "singleton above 1", (*p,))
     out = _one_tier(manifest, "pro", ptype)
     others = [t for t in _types(out) if t != ptype]
-    if not others:
-        out = put(out, ("spec", "processes", "z"), {"command": "x"})
-        others = ["z"]
+    if not others:  # a second type, named unlike the first (a lone "z" was overwritten)
+        other = "z" if ptype != "z" else "y"
+        out = put(out, ("spec", "processes", other), {"command": "x"})
+        others = [other]
     out = put(out, (*p, "size"), "basic")
     out = put(out, (*p, "quantity"), 1)
     out = put(out, ("spec", "processes", others[0], "size"), "standard-1x")
