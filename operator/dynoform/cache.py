@@ -124,6 +124,10 @@ class Cache:
         # controller, if any ("" when none).
         self.holders: dict[Name, Key] = {}
         self.foreign: dict[Name, str] = {}
+        # Names a Formation has claimed and is applying: held at once, so that another
+        # Formation's reconcile (the same name from "a" + "b-web" and "a-b" + "web") meets them
+        # before either child exists (see `reserve`).
+        self.reserved: dict[Key, set[Name]] = {}
 
     def formation(self, key: Key) -> Obj | None:
         """The cached Formation (a fresh dict, the caller's to change), or None."""
@@ -142,6 +146,19 @@ class Cache:
 
     def drop_formation(self, key: Key) -> None:
         self.formations.pop(key, None)
+        self.reserve(key, set())
+        self.reserved.pop(key, None)
+
+    def reserve(self, key: Key, names: set[Name]) -> None:
+        """Hold `names` for the Formation `key` (it has claimed them and applies its children),
+        and let go of the names it held before but no longer wants and has no child of."""
+        kids = self.children.get(key, {})
+        for n in self.reserved.get(key, set()) - names:
+            if self.holders.get(n) == key and (n[0], n[2]) not in kids:
+                del self.holders[n]
+        for n in names:
+            self.holders.setdefault(n, key)
+        self.reserved[key] = names
 
     def set_child(self, obj: Obj) -> Key | None:
         owner = owner_key(obj)

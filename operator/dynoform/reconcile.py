@@ -77,6 +77,9 @@ class Reconciler:
             # Every name is checked before anything is applied: a name we will not take over
             # refuses the Formation whole, never half-applied beside it.
             seen = [self._claim(formation, b, observed.get(child_key(b))) for b in desired]
+            # Held before the first await: a concurrent reconcile of another Formation that
+            # wants one of these names now meets it (a claim and this are one step of the loop).
+            self.cache.reserve((formation.namespace, formation.name), {name_of(b) for b in desired})
             # Children are independent: apply them at once (the client bounds what is in flight).
             await asyncio.gather(
                 *(self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True))

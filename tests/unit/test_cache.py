@@ -139,3 +139,21 @@ def test_who_holds_a_name_is_known_without_a_read() -> None:
     # Our label without a Formation's: not ours to take either.
     cache.set_child(named("Deployment", "odd", {"app.kubernetes.io/managed-by": "dynoform"}))
     assert ("Deployment", "t", "odd") in cache.foreign
+
+
+def test_a_claimed_name_is_held_until_its_formation_lets_go() -> None:
+    cache = Cache()
+    want = ("Deployment", "t", "a-b-web")
+    cache.reserve(("t", "a"), {want})  # Formation a claims it and starts applying
+    assert cache.holders[want] == ("t", "a")  # a-b's reconcile now meets it
+    cache.reserve(("t", "a-b"), {want})  # (a-b would be refused before; it takes nothing)
+    assert cache.holders[want] == ("t", "a")
+    cache.set_child(named("Deployment", "a-b-web", {"dyno.dev/formation": "a"}, "uid-a"))
+    cache.reserve(("t", "a"), set())  # a no longer wants it, but its child still exists
+    assert cache.holders[want] == ("t", "a")
+    cache.drop_child(named("Deployment", "a-b-web", {"dyno.dev/formation": "a"}, "uid-a"))
+    assert want not in cache.holders
+    cache.reserve(("t", "a"), {want})  # claimed, never created, then the Formation is deleted
+    cache.drop_formation(("t", "a"))
+    assert want not in cache.holders
+    assert ("t", "a") not in cache.reserved
