@@ -123,9 +123,7 @@ class Controller:
 
     def _replace_names(self, namespace: str | None, kind: str, objs: list[Obj]) -> None:
         self.cache.replace_foreign(kind, namespace, objs)
-        synced = self._synced.get((f"{kind} names", namespace))
-        if synced is not None:  # None: an optional kind stopped meanwhile
-            synced.set()
+        self._listed(f"{kind} names", namespace)
 
     def _name_event(self, etype: str, obj: Obj) -> None:
         if etype == "DELETED":
@@ -206,11 +204,14 @@ class Controller:
             if namespace is not None:  # Keep what the other namespaces' informers listed.
                 objs = [*objs, *self.cache.children_outside(kind, namespace)]
             touched = self.cache.replace_children(kind, objs)
-        synced = self._synced.get((kind, namespace))
-        if synced is not None:  # None: an optional kind stopped meanwhile
-            synced.set()
+        self._listed(kind, namespace)
         for key in touched:
             self.queue.add(key)
+
+    def _listed(self, what: str, namespace: str | None) -> None:
+        synced = self._synced.get((what, namespace))
+        if synced is not None:  # None: an optional kind stopped meanwhile
+            synced.set()
 
     # -- optional kinds: served while their CRD exists ---------------------------------------
 

@@ -178,17 +178,6 @@ class Kube:
                 await asyncio.sleep(_backoff(exc, attempt))
         raise AssertionError("unreachable")
 
-    async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        res = RESOURCES[kind]
-        try:
-            obj = await self._call(
-                f"get {kind} {namespace}/{name}",
-                lambda: self.client.get(res, name, namespace=namespace),
-            )
-        except NotFound:
-            return None
-        return trim(obj)
-
     async def apply(
         self, body: dict[str, Any], manager: str = FIELD_MANAGER, what: str = "apply"
     ) -> dict[str, Any]:
@@ -375,8 +364,10 @@ class Kube:
             items: list[dict[str, Any]] = []
             version, more = "", ""
             while True:  # the listing, in pages
-                params = {"labelSelector": selector, "limit": "500", "continue": more or None}
-                got = await http.get(url, params=_given(params), headers={"Accept": _PARTIAL_LIST})
+                params = {"labelSelector": selector, "limit": "500"}
+                if more:
+                    params["continue"] = more
+                got = await http.get(url, params=params, headers={"Accept": _PARTIAL_LIST})
                 got.raise_for_status()
                 page = got.json()
                 items += page.get("items") or []
@@ -442,10 +433,6 @@ class Kube:
 _PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 _PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_WATCH_SECONDS = 300
-
-
-def _given(params: dict[str, str | None]) -> dict[str, str]:
-    return {k: v for k, v in params.items() if v is not None}
 
 
 def _backoff(exc: Exception, attempt: int) -> float:
