@@ -19,18 +19,28 @@ import kopf
 import uvloop
 
 
-class RefusalsAreNotErrors(logging.Filter):
-    """kopf logs a webhook's refusal (an AdmissionError) as an ERROR; for dynoform a refusal is
-    the webhook doing its job, so it is logged as INFO and ERROR keeps meaning something."""
+class ExpectedAreNotErrors(logging.Filter):
+    """kopf logs two expected events as ERROR; dynoform logs them at what they are, so that
+    ERROR keeps meaning something (and an alert on it does not fire for nothing):
+
+    - a webhook's refusal (an AdmissionError) is the webhook doing its job: INFO;
+    - a request the API server answered 429 Too Many Requests, which kopf retries as told (a
+      watch cache still warming up answers "storage is (re)initializing"): WARNING. Only the
+      last attempt failing ("escalating") stays an ERROR.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.ERROR:
+            return True
         message = record.getMessage()
-        if (
-            record.levelno == logging.ERROR
-            and message.startswith("Webhook ")
-            and ("failed permanently" in message)
-        ):
+        if message.startswith("Webhook ") and "failed permanently" in message:
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif (
+            message.startswith("Request attempt ")
+            and "will retry" in message
+            and "APITooManyRequestsError" in message
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -100,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     kopf.configure(verbose=args.verbose)  # kopf installs the log handler and format.
     logging.getLogger("dynoform").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    logging.getLogger("kopf.objects").addFilter(RefusalsAreNotErrors())
+    for handler in logging.getLogger().handlers:  # kopf's, on the root: every logger's records
+        handler.addFilter(ExpectedAreNotErrors())
     if not args.verbose:
         # One line per HTTP request and per handled event drowns what matters ("Applied ...").
         logging.getLogger("httpx2").setLevel(logging.WARNING)

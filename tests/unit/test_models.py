@@ -76,16 +76,23 @@ def test_process_type_names_are_short_dns_labels(name: str, ok: bool) -> None:
     assert is_valid_process_type(name) is ok
 
 
-def test_a_webhook_refusal_is_logged_as_info_and_real_errors_stay_errors() -> None:
+def test_expected_kopf_errors_are_logged_at_their_level_and_real_errors_stay_errors() -> None:
     import logging
 
-    from dynoform.__main__ import RefusalsAreNotErrors
+    from dynoform.__main__ import ExpectedAreNotErrors
 
-    def record(level: int, msg: str) -> logging.LogRecord:
-        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
+    def level_of(msg: str) -> str:
+        record = logging.LogRecord("kopf", logging.ERROR, __file__, 1, msg, None, None)
+        ExpectedAreNotErrors().filter(record)
+        return record.levelname
 
-    refusal = record(logging.ERROR, "Webhook 'catalog' failed permanently: No such size as x.")
-    other = record(logging.ERROR, "Handler 'formation_event' failed with an exception.")
-    RefusalsAreNotErrors().filter(refusal)
-    RefusalsAreNotErrors().filter(other)
-    assert (refusal.levelname, other.levelname) == ("INFO", "ERROR")
+    throttled = "APITooManyRequestsError('storage is (re)initializing', {'code': 429})"
+    url = "GET https://127.0.0.1:6443/apis/dyno.dev/v1alpha1/formations?watch=true"
+    assert level_of("Webhook 'catalog' failed permanently: No such size as x.") == "INFO"
+    assert level_of(f"Request attempt #1/9 failed; will retry: {url} -> {throttled}") == "WARNING"
+    # The last attempt failing, or a failure that is not a throttle, is an error.
+    assert level_of(f"Request attempt #9/9 failed; escalating: {url} -> {throttled}") == "ERROR"
+    assert level_of(f"Request attempt #1/9 failed; will retry: {url} -> APIServerError()") == (
+        "ERROR"
+    )
+    assert level_of("Handler 'formation_event' failed with an exception.") == "ERROR"
