@@ -55,8 +55,8 @@ class Controller:
         self.namespaces: list[str | None] = list(namespaces) or [None]
         self.now = now
         self.cache = Cache()
-        self.reconciler = Reconciler(kube, self.cache, now)
         self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, workers=workers)
+        self.reconciler = Reconciler(kube, self.cache, now, report_later=self._report_later)
         self.resync_seconds = resync_seconds
         # With an election, only the leader runs workers; every replica keeps its caches warm.
         self.election = election
@@ -175,7 +175,7 @@ class Controller:
         while True:
             await asyncio.sleep(self.resync_seconds)
             for key in list(self.cache.formations):
-                self.queue.add(key)
+                self.queue.add(key, low=True)
 
     # -- feeding the caches ----------------------------------------------------------------
 
@@ -205,8 +205,10 @@ class Controller:
                 objs = [*objs, *self.cache.children_outside(kind, namespace)]
             touched = self.cache.replace_children(kind, objs)
         self._listed(kind, namespace)
+        # Zones and pods only change what status says of the spread.
+        status_only = kind in ("Node", "Pod")
         for key in touched:
-            self.queue.add(key)
+            self.queue.add(key, low=status_only)
 
     def _listed(self, what: str, namespace: str | None) -> None:
         synced = self._synced.get((what, namespace))
@@ -276,10 +278,11 @@ class Controller:
             self.cache.zones.pop(name, None)
         else:
             self.cache.zones[name] = _zone(obj)
-        # Heartbeats change nothing we use; only a zone appearing or moving does.
+        # Heartbeats change nothing we use; only a zone appearing or moving does, and that
+        # only changes what status says of the spread.
         if etype == "DELETED" or before != self.cache.zones[name]:
             for key in self.cache.formations:
-                self.queue.add(key)
+                self.queue.add(key, low=True)
 
     def _size_event(self, etype: str, obj: Obj) -> None:
         if etype == "DELETED":
@@ -288,6 +291,9 @@ class Controller:
             self.cache.set_size(obj)
         for key in self.cache.users_of_size(obj["metadata"]["name"]):
             self.queue.add(key)
+
+    def _report_later(self, key: Key) -> None:
+        self.queue.add(key, low=True)
 
     async def reconcile(self, key: Key) -> None:
         """Reconcile one Formation once the caches have loaded (never "not listed yet" taken

@@ -38,10 +38,19 @@ class NameConflict(Exception):
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, cache: Cache, now: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        cache: Cache,
+        now: Callable[[], str],
+        report_later: Callable[[Key], None] | None = None,
+    ) -> None:
         self.kube = kube
         self.cache = cache
         self.now = now
+        # Given, a reconcile that wrote children leaves its status to a later pass of this key
+        # (the Controller queues it behind requested changes): dynos first, bookkeeping after.
+        self.report_later = report_later
 
     async def reconcile(self, key: Key) -> None:
         body = self.cache.formation(key)
@@ -60,7 +69,12 @@ class Reconciler:
             return
         observed = self.cache.children_of(key)
         plan = release.plan(formation, observed, release_size)
-        outcome = await self._converge(formation, sizes, plan, observed)
+        outcome, wrote = await self._converge(formation, sizes, plan, observed)
+        if wrote and outcome[0] and self.report_later is not None:
+            # The next pass finds the children in sync (the cache holds what was applied) and
+            # writes status then, with what the Deployments say by that time.
+            self.report_later(key)
+            return
         await self._report(body, outcome, formation, plan)
 
     async def _converge(
@@ -69,7 +83,8 @@ class Reconciler:
         sizes: dict[str, DynoSizeSpec],
         plan: release.ReleasePlan,
         observed: dict[ChildKey, Obj],
-    ) -> tuple[bool, str, str]:
+    ) -> tuple[tuple[bool, str, str], bool]:
+        """(ok, reason, message) of the apply step, and whether it wrote anything."""
         desired = [stamp(b) for b in self._desired(formation, sizes, plan)]
         # The release Job of spec.image stays once done: the record of that release.
         keep = {child_key(b) for b in desired} | ({("Job", plan.keep)} if plan.keep else set())
@@ -81,17 +96,17 @@ class Reconciler:
             # wants one of these names now meets it (a claim and this are one step of the loop).
             self.cache.reserve((formation.namespace, formation.name), {name_of(b) for b in desired})
             # Children are independent: apply them at once (the client bounds what is in flight).
-            await asyncio.gather(
+            applied = await asyncio.gather(
                 *(self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True))
             )
-            await self._prune(formation, observed, keep)
+            pruned = await self._prune(formation, observed, keep)
         except NameConflict as exc:
-            return False, c.NAME_CONFLICT, str(exc)
+            return (False, c.NAME_CONFLICT, str(exc)), False
         except KubeError as exc:
             if exc.transient:
                 raise
-            return False, c.API_ERROR, str(exc)
-        return True, c.APPLIED, f"{len(desired)} objects in sync."
+            return (False, c.API_ERROR, str(exc)), False
+        return (True, c.APPLIED, f"{len(desired)} objects in sync."), any(applied) or pruned
 
     def _desired(
         self, formation: Formation, sizes: dict[str, DynoSizeSpec], plan: release.ReleasePlan
@@ -128,13 +143,18 @@ class Reconciler:
             )
         return observed
 
-    async def _apply_one(self, formation: Formation, body: Obj, observed: Obj | None) -> None:
+    async def _apply_one(self, formation: Formation, body: Obj, observed: Obj | None) -> bool:
+        """Apply the child if it differs from what is observed; whether anything was written."""
         if body["kind"] == "Job" and observed is not None:
-            return  # A release Job is created once, never updated: its template is immutable.
+            return False  # A release Job is created once, never updated: its template is immutable.
+        wrote = False
         if body["kind"] == "Deployment" and "replicas" not in body["spec"]:
-            observed = await self._hand_over(formation, body, observed)
+            handed = await self._hand_over(formation, body, observed)
+            wrote, observed = handed is not observed, handed
         if needs_apply(body, observed):
             await self._apply(body)
+            return True
+        return wrote
 
     async def _apply(self, body: Obj) -> Obj:
         applied = await self.kube.apply(body)
@@ -170,12 +190,16 @@ class Reconciler:
 
     async def _prune(
         self, formation: Formation, observed: dict[ChildKey, Obj], keep: set[ChildKey]
-    ) -> None:
+    ) -> bool:
+        """Delete the owned children no longer wanted; whether any was."""
+        deleted = False
         for ck, obj in observed.items():
             if ck not in keep and _owned_by(obj, formation):
                 await self.kube.delete(ck[0], formation.namespace, ck[1])
                 self.cache.drop_child(obj)
                 log.info("Deleted %s %s/%s (no longer wanted)", ck[0], formation.namespace, ck[1])
+                deleted = True
+        return deleted
 
     async def _report(
         self,

@@ -3,11 +3,19 @@
 A key added while it is being processed is processed once more afterwards (never twice at
 once); a failed key comes back after an exponential backoff, capped. `add_soon` coalesces:
 however many times a key is added within the window, it is added once at its end.
+
+Two priorities, as controller-runtime's priority queue has: a change someone asked for (a new
+or edited Formation, a child's spec drifting) goes before bookkeeping (a rollout's progress,
+the resync, a status to report). With a thousand Formations created at once, their dynos are
+started first and their statuses follow, instead of each new Formation's children waiting
+behind the last one's status; a `ps:scale` never waits behind status updates. A key queued
+low that is added high moves up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -16,15 +24,19 @@ log = logging.getLogger("dynoform.queue")
 K = TypeVar("K", bound=Hashable)
 
 BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
+HIGH, LOW = 0, 1
 
 
 class WorkQueue(Generic[K]):
     def __init__(self, handler: Callable[[K], Awaitable[None]], workers: int = 8) -> None:
         self._handler = handler
-        self._queue: asyncio.Queue[K] = asyncio.Queue()
-        self._queued: set[K] = set()
+        # (priority, order, key): first by priority, then first come. A key moved up leaves
+        # its old entry behind, which is skipped when it comes out (see _take).
+        self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
+        self._order = itertools.count()
+        self._queued: dict[K, int] = {}  # key -> the priority it is queued at
         self._running: set[K] = set()
-        self._dirty: set[K] = set()
+        self._dirty: dict[K, int] = {}  # added while running: again afterwards, at this priority
         self._failures: dict[K, int] = {}
         self._soon: set[K] = set()
         self._workers = workers
@@ -44,26 +56,31 @@ class WorkQueue(Generic[K]):
             self._running.discard(key)
             self.add(key)
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, low: bool = False) -> None:
+        """Queue `key`; `low` for bookkeeping that may wait behind requested changes."""
+        priority = LOW if low else HIGH
         if key in self._running:
-            self._dirty.add(key)
-        elif key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
+            self._dirty[key] = min(priority, self._dirty.get(key, LOW))
+            return
+        queued = self._queued.get(key)
+        if queued is not None and queued <= priority:
+            return
+        self._queued[key] = priority
+        self._queue.put_nowait((priority, next(self._order), key))
 
     def add_after(self, key: K, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self.add, key)
 
     def add_soon(self, key: K, window: float) -> None:
-        """Add `key` at the end of a window that its first call opens; the calls that follow
-        within it are folded into that one."""
+        """Add `key`, at low priority, at the end of a window that its first call opens; the
+        calls that follow within it are folded into that one."""
         if key in self._soon:
             return
         self._soon.add(key)
 
         def due() -> None:
             self._soon.discard(key)
-            self.add(key)
+            self.add(key, low=True)
 
         asyncio.get_running_loop().call_later(window, due)
 
@@ -71,10 +88,17 @@ class WorkQueue(Generic[K]):
         """Nothing queued or running (the tests and benchmarks wait for this)."""
         return not (self._queued or self._running or self._soon)
 
+    async def _take(self) -> K:
+        while True:
+            priority, _, key = await self._queue.get()
+            # An entry left behind by a move up: the key went (or is queued) at HIGH already.
+            if self._queued.get(key) == priority:
+                del self._queued[key]
+                return key
+
     async def _work(self) -> None:
         while True:
-            key = await self._queue.get()
-            self._queued.discard(key)
+            key = await self._take()
             self._running.add(key)
             try:
                 await self._handler(key)
@@ -87,6 +111,6 @@ class WorkQueue(Generic[K]):
                 self.add_after(key, delay)
             finally:
                 self._running.discard(key)
-                if key in self._dirty:
-                    self._dirty.discard(key)
-                    self.add(key)
+                again = self._dirty.pop(key, None)
+                if again is not None:
+                    self.add(key, low=again == LOW)
