@@ -84,6 +84,10 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
             if n != sizes[-1]:
                 op.stop()
                 await scenarios.delete_namespace(client, f"bench-{n}")
+        # Right after the pods run, the controller manager is still writing Deployment
+        # statuses (and we the Formations'); the target is for N Formations present, settled.
+        await scenarios.scale_latency(client, sizes[-1], args.changes, figures, "_converging")
+        await scenarios.settle(client, sizes[-1], figures)
         await scenarios.scale_latency(client, sizes[-1], args.changes, figures)
         await scenarios.idle(op, audit, args.idle, figures)
         await scenarios.restart(op, audit, figures)

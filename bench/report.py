@@ -77,6 +77,9 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
         )
         out.append(Entry("operator_rss_kb_per_formation", slope * MB_PER_MIB * 1000, "KB"))
     out += [
+        Entry("scale_latency_p50_ms_converging", values["scale_latency_p50_ms_converging"], "ms"),
+        Entry("scale_latency_p99_ms_converging", values["scale_latency_p99_ms_converging"], "ms"),
+        Entry("settled_seconds", values["settled_seconds"], "s"),
         Entry("scale_patch_p50_ms", values["scale_patch_p50_ms"], "ms"),
         Entry("scale_latency_p50_ms", values["scale_latency_p50_ms"], "ms"),
         Entry("scale_latency_p99_ms", values["scale_latency_p99_ms"], "ms", 250, 100),

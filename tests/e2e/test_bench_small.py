@@ -40,6 +40,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     for name in (
         "convergence_ratio_n20",
         "scale_latency_p99_ms",
+        "scale_latency_p99_ms_converging",
+        "settled_seconds",
         "operator_rss_mb_n20",
         "formations_created_seconds_n20",
         "operator_cpu_percent_n20",
