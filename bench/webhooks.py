@@ -1,5 +1,5 @@
-"""The admission webhooks wired as the Helm chart wires them: the operator serves with a given
-certificate (--webhook-listen), the installer owns the webhook configurations. Here they point
+"""The admission webhook wired as the Helm chart wires it: the operator serves with a given
+certificate (--webhook-listen), the installer owns the webhook configuration. Here it points
 at 127.0.0.1, so admission is part of every figure, and a restart re-registers nothing."""
 
 from __future__ import annotations
@@ -21,40 +21,32 @@ def free_port() -> int:
 
 
 def configurations(port: int, ca_pem: bytes) -> list[dict[str, Any]]:
-    def hook(name: str, path: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "clientConfig": {
-                "url": f"https://127.0.0.1:{port}{path}",
-                "caBundle": base64.b64encode(ca_pem).decode(),
-            },
-            "rules": [
-                {
-                    "apiGroups": ["dyno.dev"],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": ["formations"],
-                }
-            ],
-            "failurePolicy": "Ignore",
-            "sideEffects": "None",
-            "timeoutSeconds": 5,
-            "admissionReviewVersions": ["v1"],
-        }
-
-    meta = {"name": "dynoform-bench"}
+    hook = {
+        "name": "formations.dyno.dev",
+        "clientConfig": {
+            "url": f"https://127.0.0.1:{port}/formations",
+            "caBundle": base64.b64encode(ca_pem).decode(),
+        },
+        "rules": [
+            {
+                "apiGroups": ["dyno.dev"],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["formations"],
+            }
+        ],
+        "failurePolicy": "Ignore",
+        "sideEffects": "None",
+        "timeoutSeconds": 5,
+        "reinvocationPolicy": "IfNeeded",
+        "admissionReviewVersions": ["v1"],
+    }
     return [
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": meta,
-            "webhooks": [hook("catalog.dyno.dev", "/catalog")],
-        },
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
-            "metadata": meta,
-            "webhooks": [hook("audit.dyno.dev", "/audit")],
+            "metadata": {"name": "dynoform-bench"},
+            "webhooks": [hook],
         },
     ]
 

@@ -93,8 +93,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--webhook-listen",
         metavar="ADDR:PORT",
-        help="In a cluster: serve the admission webhooks on ADDR:PORT with the certificate in "
-        "--webhook-tls-dir; the configurations are the Helm chart's (paths /catalog, /audit).",
+        help="In a cluster: serve the admission webhook on ADDR:PORT with the certificate in "
+        "--webhook-tls-dir; the configuration is the Helm chart's (path /formations).",
     )
     p.add_argument(
         "--webhook-tls-dir",

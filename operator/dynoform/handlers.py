@@ -55,7 +55,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 def _serve_webhooks_in_cluster(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """In a cluster: the chart mounts the certificate and owns the webhook configurations,
-    which reach us through a Service at /catalog and /audit."""
+    which reaches us through a Service at /formations."""
     addr, _, port = str(memo["webhook_listen"]).rpartition(":")
     tls_dir = Path(memo["webhook_tls_dir"])
     settings.admission.server = kopf.WebhookServer(
@@ -68,7 +68,8 @@ def _serve_webhooks_in_cluster(settings: kopf.OperatorSettings, memo: kopf.Memo)
 
 def _serve_webhooks_locally(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """Local use: serve on 127.0.0.1 with a self-signed certificate; kopf keeps the
-    Validating/MutatingWebhookConfiguration named dyno.dev pointing at us."""
+    MutatingWebhookConfiguration named dyno.dev pointing at us (and its
+    Validating twin empty: the webhook that was there is now part of the mutating one)."""
     memo["webhook_dir"] = Path(tempfile.mkdtemp(prefix="dynoform-webhook-"))
     cert = tls.self_signed(memo["webhook_dir"])
     settings.admission.server = kopf.WebhookServer(

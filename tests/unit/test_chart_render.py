@@ -341,42 +341,41 @@ def _webhook(docs: list[Doc], kind: str) -> Doc:
     return dict(hook)
 
 
-def test_the_webhooks_are_scoped_to_formation_writes_and_never_block_them() -> None:
+def test_the_webhook_is_scoped_to_formation_writes_and_never_blocks_them() -> None:
     docs = render()
-    for kind, name, path in [
-        ("ValidatingWebhookConfiguration", "catalog.dyno.dev", "/catalog"),
-        ("MutatingWebhookConfiguration", "audit.dyno.dev", "/audit"),
-    ]:
-        hook = _webhook(docs, kind)
-        assert hook["name"] == name
-        assert hook["failurePolicy"] == "Ignore"
-        assert hook["sideEffects"] == "None"
-        assert hook["admissionReviewVersions"] == ["v1"]
-        assert hook["timeoutSeconds"] == 5
-        assert hook["rules"] == [
-            {
-                "apiGroups": ["dyno.dev"],
-                "apiVersions": ["v1alpha1"],
-                "operations": ["CREATE", "UPDATE"],
-                "resources": ["formations"],
-                "scope": "Namespaced",
-            }
-        ]
-        service = hook["clientConfig"]["service"]
-        assert service == {
-            "name": "dyno-dynoform-webhook",
-            "namespace": NAMESPACE,
-            "path": path,
-            "port": 443,
+    # One webhook judges and stamps: one call per write (dynoform.webhooks).
+    assert "ValidatingWebhookConfiguration" not in kinds(docs)
+    hook = _webhook(docs, "MutatingWebhookConfiguration")
+    assert hook["name"] == "formations.dyno.dev"
+    # Judged again when a later mutating webhook changes the Formation.
+    assert hook["reinvocationPolicy"] == "IfNeeded"
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["sideEffects"] == "None"
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["timeoutSeconds"] == 5
+    assert hook["rules"] == [
+        {
+            "apiGroups": ["dyno.dev"],
+            "apiVersions": ["v1alpha1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["formations"],
+            "scope": "Namespaced",
         }
+    ]
+    service = hook["clientConfig"]["service"]
+    assert service == {
+        "name": "dyno-dynoform-webhook",
+        "namespace": NAMESPACE,
+        "path": "/formations",
+        "port": 443,
+    }
 
 
 def test_helms_certificate_is_signed_by_the_ca_the_webhooks_trust_for_the_service_name() -> None:
     docs = render()
     secret = one(docs, "Secret", "dyno-dynoform-webhook-tls")
     ca_b64 = secret["data"]["ca.crt"]
-    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-        assert _webhook(docs, kind)["clientConfig"]["caBundle"] == ca_b64
+    assert _webhook(docs, "MutatingWebhookConfiguration")["clientConfig"]["caBundle"] == ca_b64
     ca = x509.load_pem_x509_certificate(base64.b64decode(ca_b64))
     leaf = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
     leaf.verify_directly_issued_by(ca)
@@ -400,11 +399,10 @@ def test_cert_manager_issues_the_certificate_and_injects_the_ca() -> None:
         "group": "cert-manager.io",
     }
     assert one(docs, "Issuer")["spec"] == {"selfSigned": {}}
-    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-        conf = one(docs, kind)
-        inject = conf["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
-        assert inject == f"{NAMESPACE}/dyno-dynoform-webhook"
-        assert "caBundle" not in conf["webhooks"][0]["clientConfig"]
+    conf = one(docs, "MutatingWebhookConfiguration")
+    inject = conf["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    assert inject == f"{NAMESPACE}/dyno-dynoform-webhook"
+    assert "caBundle" not in conf["webhooks"][0]["clientConfig"]
 
 
 def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
@@ -433,7 +431,7 @@ def test_without_webhooks_nothing_of_them_is_rendered() -> None:
 
 def test_namespaced_webhooks_only_see_the_listed_namespaces() -> None:
     docs = render("--set", "watchNamespaces={shop,billing}")
-    selector = _webhook(docs, "ValidatingWebhookConfiguration")["namespaceSelector"]
+    selector = _webhook(docs, "MutatingWebhookConfiguration")["namespaceSelector"]
     assert selector == {
         "matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop", "billing"]}

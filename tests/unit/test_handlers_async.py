@@ -22,6 +22,6 @@ def test_every_registered_handler_runs_on_the_event_loop() -> None:
     kinds = (registry._activities, registry._watching, registry._changing, registry._webhooks)
     handlers = [h for kind in kinds for h in kind.get_all_handlers()]
     names = {h.fn.__name__ for h in handlers}
-    assert {"configure", "formation_event", "validate_formation", "audit_formation"} <= names
+    assert {"configure", "formation_event", "admit_formation"} <= names
     assert [h.fn.__name__ for h in handlers if not inspect.iscoroutinefunction(h.fn)] == []
     assert dynoform.handlers.formation_event in [h.fn for h in handlers]

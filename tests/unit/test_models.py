@@ -88,7 +88,7 @@ def test_expected_kopf_errors_are_logged_at_their_level_and_real_errors_stay_err
 
     throttled = "APITooManyRequestsError('storage is (re)initializing', {'code': 429})"
     url = "GET https://127.0.0.1:6443/apis/dyno.dev/v1alpha1/formations?watch=true"
-    assert level_of("Webhook 'catalog' failed permanently: No such size as x.") == "INFO"
+    assert level_of("Webhook 'formations' failed permanently: No such size as x.") == "INFO"
     assert level_of(f"Request attempt #1/9 failed; will retry: {url} -> {throttled}") == "WARNING"
     # The last attempt failing, or a failure that is not a throttle, is an error.
     assert level_of(f"Request attempt #9/9 failed; escalating: {url} -> {throttled}") == "ERROR"
