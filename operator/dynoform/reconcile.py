@@ -51,8 +51,11 @@ class Reconciler:
         # Given, a reconcile that wrote children leaves its status to a later pass of this key
         # (the Controller queues it behind requested changes): dynos first, bookkeeping after.
         self.report_later = report_later
+        self._deferred: set[Key] = set()  # keys whose next pass owes the status
 
     async def reconcile(self, key: Key) -> None:
+        owed = key in self._deferred  # this pass owes the status an earlier one left to it
+        self._deferred.discard(key)
         body = self.cache.formation(key)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return  # Garbage collection removes the children through their owner references.
@@ -70,9 +73,13 @@ class Reconciler:
         observed = self.cache.children_of(key)
         plan = release.plan(formation, observed, release_size)
         outcome, wrote = await self._converge(formation, sizes, plan, observed)
-        if wrote and outcome[0] and self.report_later is not None:
+        # Deferred once only: a pass that owes the status reports even if it wrote again, so a
+        # child that never compares equal (someone else's mutation) cannot loop on our own
+        # re-queue, and its status is written as before.
+        if wrote and outcome[0] and self.report_later is not None and not owed:
             # The next pass finds the children in sync (the cache holds what was applied) and
             # writes status then, with what the Deployments say by that time.
+            self._deferred.add(key)
             self.report_later(key)
             return
         await self._report(body, outcome, formation, plan)
