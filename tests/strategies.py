@@ -413,7 +413,11 @@ def catalog_rule(draw: st.DrawFn, manifest: Obj) -> Case:
             _one_tier(out, "pro", ptype), "size limit", hints=("Performance-L", f"{ptype}=11")
         )
     if which == "singleton":
-        out = put(put(manifest, (*p, "quantity"), 2), (*p, "singleton"), True)
+        # On a size that runs 2 dynos (the others on sizes it mixes with): on eco or basic the
+        # catalog would refuse it too, a second defect, and the webhook, which runs before the
+        # CRD's CEL rules, may name that one first.
+        out = put(_one_tier(manifest, "pro", ptype), (*p, "size"), "standard-1x")
+        out = put(put(out, (*p, "quantity"), 2), (*p, "singleton"), True)
         return Case(out, "singleton above 1", (*p,))
     out = _one_tier(manifest, "pro", ptype)
     others = [t for t in _types(out) if t != ptype]

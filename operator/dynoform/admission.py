@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dynoform.api.v1alpha1 import Formation, describe
+from dynoform.api.v1alpha1 import Formation
 from dynoform.sizes import Catalog, SizeError, check
 from dynoform.status import summary
 
@@ -23,12 +23,19 @@ CHANGED_TO = "dyno.dev/changed-to"
 
 
 def refusal(body: Mapping[str, Any], catalog: Catalog) -> str | None:
-    """Why this Formation must be refused, or None when it is acceptable."""
+    """Why the size catalog refuses this Formation, or None.
+
+    A body that does not parse is not judged here: the webhook is a mutating one, which the API
+    server calls before its own schema, CEL rules and admission policy, and those refuse such
+    a body afterwards in their own words (the words the docs and the tests promise). The
+    operator refuses at reconcile whatever would still slip through.
+    """
     try:
         formation = Formation.model_validate(body)
+    except ValidationError:
+        return None
+    try:
         check(formation.spec, catalog)
-    except ValidationError as exc:
-        return describe(exc)
     except SizeError as exc:
         return str(exc)
     return None

@@ -10,8 +10,9 @@ One call, not a validating and a mutating webhook: every webhook call costs a `d
 54 ms with two webhooks, 41 with one, 18 with none). A mutating webhook sees the object before
 the mutations that may follow it, so the chart registers it with `reinvocationPolicy: IfNeeded`:
 if a later mutating webhook changes the Formation, this one is called again and judges the
-final object. What still slips past (a webhook down: failure policy Ignore) the operator
-refuses when it reconciles, as before.
+final object. It also runs before the CRD's schema and CEL rules: a body that does not parse
+is left to them (dynoform.admission.refusal). What still slips past (a webhook down: failure
+policy Ignore) the operator refuses when it reconciles, as before.
 
 Failure policy: Ignore, and the configuration persists while the operator is down. An operator
 outage must not block `kubectl apply` or an emergency `dyno ps:scale`; what the webhook would

@@ -19,9 +19,8 @@ def test_a_refusal_names_the_problem() -> None:
         "Cannot run more than 1 Eco dyno per process type (web=3). "
         "Upgrade to a larger dyno first before adding more dynos."
     )
-    assert "processes.Bad_1" in (
-        refusal(formation_body(processes={"Bad_1": {"command": "a"}}), Catalog()) or ""
-    )
+    # Left to the API server's schema and CEL rules, which run after this mutating webhook.
+    assert refusal(formation_body(processes={"Bad_1": {"command": "a"}}), Catalog()) is None
 
 
 def test_a_new_formation_is_stamped_with_its_creator() -> None:
