@@ -9,6 +9,7 @@ while the webhook was unreachable is never credited to the previous user.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,9 @@ def refusal(body: Mapping[str, Any], catalog: Catalog) -> str | None:
     operator refuses at reconcile whatever would still slip through.
     """
     try:
-        formation = Formation.model_validate(body)
+        # Strict, from JSON: as the schema types it (a quantity "3" is no integer there, though
+        # lax validation would take it), so only what the schema accepts is judged here.
+        formation = Formation.model_validate_json(json.dumps(dict(body)), strict=True)
     except ValidationError:
         return None
     try:

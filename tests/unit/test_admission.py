@@ -21,6 +21,9 @@ def test_a_refusal_names_the_problem() -> None:
     )
     # Left to the API server's schema and CEL rules, which run after this mutating webhook.
     assert refusal(formation_body(processes={"Bad_1": {"command": "a"}}), Catalog()) is None
+    # A quantity "3" is no integer to the schema, even on a size that allows only 1.
+    basic = formation_body(processes={"web": {"command": "a", "size": "basic", "quantity": "3"}})
+    assert refusal(basic, Catalog()) is None
 
 
 def test_a_new_formation_is_stamped_with_its_creator() -> None:
