@@ -32,6 +32,7 @@ from dynoform import kube
 from dynoform.admission import CHANGED_BY
 from dynoform.kube import RESOURCES, FormationResource, generic
 from tests.audit import AuditLog
+from tests.kubehelp import condition
 from tests.operator_fixture import OPERATOR_USER, Operator
 
 Pod = generic("", "v1", "Pod", "pods")
@@ -168,10 +169,8 @@ def _ready(formation: dict[str, Any]) -> bool:
     status = formation.get("status") or {}
     if status.get("observedGeneration") != formation["metadata"].get("generation"):
         return False
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
+    ready = condition(formation, "Ready")
+    return ready is not None and ready["status"] == "True"
 
 
 async def scale_latency(
