@@ -10,11 +10,11 @@ export DYNOFORM_CACHE ?= $(HOME)/.cache/dynoform
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml hack/apt-packages.txt
+$(STAMP): pyproject.toml hack/pyproject.toml hack/apt-packages.txt
 	@hack/install-system-deps.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e hack
 	@touch $@
 
 venv: $(STAMP) ## Create .venv/ with the operator and the dev tools
@@ -23,20 +23,20 @@ binaries: ## Build (or reuse from the cache) etcd, Kubernetes, kwok and helm fro
 	@hack/build-binaries.sh
 
 cluster-up: $(STAMP) binaries ## Start the local control plane in the background
-	@$(PY) -m tests.localcluster up
+	@$(PY) -m localcluster up
 
 cluster-down: $(STAMP) ## Stop the local control plane
-	@$(PY) -m tests.localcluster down
+	@$(PY) -m localcluster down
 
 crds: $(STAMP) ## Regenerate crds/ (and the Helm chart's copy) from the pydantic models
 	$(PY) -m dynoform.crd crds/ charts/dynoform/files/crds/
 
 lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
-	$(VENV)/bin/mypy operator/dynoform tests/localcluster bench
+	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/ruff format --check operator tests bench hack
+	$(VENV)/bin/mypy operator/dynoform hack/localcluster bench
 	$(VENV)/bin/lint-imports
-	"$$($(PY) -c 'from tests.localcluster import binaries; print(binaries.ensure(["helm"]).path("helm"))')" lint --strict charts/dynoform
+	"$$($(PY) -c 'from localcluster import binaries; print(binaries.ensure(["helm"]).path("helm"))')" lint --strict charts/dynoform
 
 test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on the local control plane
 	$(VENV)/bin/pytest tests
@@ -52,7 +52,7 @@ demo: $(STAMP) binaries ## The main job: local cluster, operator, example format
 
 down: $(STAMP) ## Stop the demo's operator and the local control plane
 	@if [ -f .local/operator.pid ]; then kill "$$(cat .local/operator.pid)" 2>/dev/null || true; rm -f .local/operator.pid; fi
-	@$(PY) -m tests.localcluster down
+	@$(PY) -m localcluster down
 
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local

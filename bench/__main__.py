@@ -22,9 +22,9 @@ from lightkube import AsyncClient
 from bench import report, scenarios, webhooks
 from bench.measure import until
 from bench.scenarios import Figures
+from localcluster.cluster import LocalCluster
+from localcluster.nodes import default_nodes
 from tests.audit import AuditLog
-from tests.localcluster.cluster import LocalCluster
-from tests.localcluster.nodes import default_nodes
 from tests.operator_fixture import OPERATOR_USER, ROOT, Operator
 
 # Room for 1000 Formations' 4000 pods of standard-1x (fake nodes cost nothing).

@@ -12,11 +12,11 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 if [ -z "${KUBECONFIG:-}" ]; then
   step "Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
-  $PY -m tests.localcluster up | tee "$state/cluster-up.log"
+  $PY -m localcluster up | tee "$state/cluster-up.log"
   export KUBECONFIG
   KUBECONFIG=$(tail -n1 "$state/cluster-up.log" | sed 's/^export KUBECONFIG=//')
   # The pinned kubectl that was built with the control plane.
-  PATH="$($PY -c 'from tests.localcluster import binaries; print(binaries.component_dir("kubernetes"))'):$PATH"
+  PATH="$($PY -c 'from localcluster import binaries; print(binaries.component_dir("kubernetes"))'):$PATH"
 fi
 echo "KUBECONFIG=$KUBECONFIG"
 

@@ -1,10 +1,10 @@
 """Fixtures shared by the whole suite."""
 
-# --- Kubernetes cluster (owned by tests/localcluster) ---------------------------------------
+# --- Kubernetes cluster (owned by hack/localcluster) ---------------------------------------
 # Adds the `--cluster=local|existing|kind` option and the lazy session fixture `cluster`
 # (kubeconfig, env(), kubectl(), helm(), and `.local` for the LocalCluster when mode is local).
-# Nothing starts unless a test requests `cluster`; see tests/localcluster/pytest_plugin.py.
-pytest_plugins = ["tests.localcluster.pytest_plugin"]
+# Nothing starts unless a test requests `cluster`; see hack/localcluster/pytest_plugin.py.
+pytest_plugins = ["localcluster.pytest_plugin"]
 # --- End of the cluster block -----------------------------------------------------------------
 
 # --- The operator (tests/operator_fixture.py) ------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.localcluster.pytest_plugin import ClusterHandle
+from localcluster.pytest_plugin import ClusterHandle
 
 GRACE = 50  # kube-controller-manager's default --node-monitor-grace-period
 

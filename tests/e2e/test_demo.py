@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcluster.cluster import LocalCluster
+from localcluster.cluster import LocalCluster
 from tests.operator_fixture import ROOT, _free_port
 
 

@@ -30,10 +30,10 @@ import pytest
 import yaml
 from lupa import lua51
 
+from localcluster import binaries
+from localcluster.cluster import LocalCluster
 from tests.factories import formation_body
 from tests.kubehelp import eventually
-from tests.localcluster import binaries
-from tests.localcluster.cluster import LocalCluster
 from tests.operator_fixture import ROOT, _free_port
 from tests.unit.test_chart_render import CHART
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.localcluster import LocalCluster, binaries, nodes
-from tests.localcluster.pytest_plugin import ClusterHandle
+from localcluster import LocalCluster, binaries, nodes
+from localcluster.pytest_plugin import ClusterHandle
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 TIMEOUT = 60.0

@@ -2,7 +2,7 @@
 it succeeded, a failure holding every type on the released image.
 
 kwok completes Job pods (its pod-complete stage); the test-only stage in
-tests/localcluster/stages/job-pod-fails.yaml fails those whose command is `exit 1`, which is how
+hack/localcluster/stages/job-pod-fails.yaml fails those whose command is `exit 1`, which is how
 a failing release command is made here.
 """
 

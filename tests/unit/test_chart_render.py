@@ -19,7 +19,7 @@ import yaml
 from cryptography import x509
 
 from dynoform.crd import render as generated_crds
-from tests.localcluster import binaries
+from localcluster import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "dynoform"

@@ -12,7 +12,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 
-from tests.localcluster import kubeapi, nodes
+from localcluster import kubeapi, nodes
 
 POLL_SECONDS = 0.1
 Check = Callable[[], str | None]  # None when satisfied, else what is still pending

@@ -1,4 +1,4 @@
-"""`python -m tests.localcluster up|down|status`: the local control plane outside of pytest.
+"""`python -m localcluster up|down|status`: the local control plane outside of pytest.
 
 Owns the command line only. `up` starts a detached LocalCluster (the same class the test fixture
 uses) whose processes outlive this command, with its state in `.local/cluster/` at the repo root;
@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.localcluster.binaries import REPO_ROOT, BinariesError
-from tests.localcluster.cluster import ClusterStartError, LocalCluster, healthy
-from tests.localcluster.state import stop_recorded
+from localcluster.binaries import REPO_ROOT, BinariesError
+from localcluster.cluster import ClusterStartError, LocalCluster, healthy
+from localcluster.state import stop_recorded
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "cluster"
 
@@ -68,7 +68,7 @@ COMMANDS = {"up": up, "down": down, "status": status}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.localcluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m localcluster", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ point stops what was started, in reverse order, and raises `ClusterStartError` w
 data, as a supervisor would (the fault tests restart etcd and the apiserver mid-run).
 
 The same class serves the test fixture (`detached=False`: processes die with the test session)
-and `python -m tests.localcluster up` (`detached=True`: processes outlive the command, found again
+and `python -m localcluster up` (`detached=True`: processes outlive the command, found again
 through the state file).
 """
 
@@ -25,11 +25,11 @@ from types import TracebackType
 
 import yaml
 
-from tests.localcluster import binaries, components, kubeapi, nodes, processes, readiness
-from tests.localcluster.components import Layout, Ports
-from tests.localcluster.pki import ClusterPki, write_kubeconfig
-from tests.localcluster.processes import Process
-from tests.localcluster.state import STATE_FILE, ClusterState, ProcessRecord
+from localcluster import binaries, components, kubeapi, nodes, processes, readiness
+from localcluster.components import Layout, Ports
+from localcluster.pki import ClusterPki, write_kubeconfig
+from localcluster.processes import Process
+from localcluster.state import STATE_FILE, ClusterState, ProcessRecord
 
 CONTROL_PLANE = ("kubernetes", "etcd", "kwok", "helm")
 

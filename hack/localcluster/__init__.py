@@ -10,8 +10,8 @@ and the polling loop), `kubeapi` (the harness's own HTTP calls), `state` (the st
 `cluster` (LocalCluster), `pytest_plugin` (the `cluster` fixture), `__main__` (the CLI).
 """
 
-from tests.localcluster.binaries import Binaries, BinariesError
-from tests.localcluster.cluster import ClusterStartError, LocalCluster
-from tests.localcluster.pki import ClusterPki
+from localcluster.binaries import Binaries, BinariesError
+from localcluster.cluster import ClusterStartError, LocalCluster
+from localcluster.pki import ClusterPki
 
 __all__ = ["Binaries", "BinariesError", "ClusterPki", "ClusterStartError", "LocalCluster"]

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.localcluster import processes
-from tests.localcluster.processes import Process, runs_binary
+from localcluster import processes
+from localcluster.processes import Process, runs_binary
 
 STATE_FILE = "state.json"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tests.localcluster.binaries import Binaries
-from tests.localcluster.processes import free_ports, running_cmdlines
+from localcluster.binaries import Binaries
+from localcluster.processes import free_ports, running_cmdlines
 
 HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"

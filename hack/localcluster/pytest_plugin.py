@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcluster import binaries
-from tests.localcluster.binaries import BinariesError
-from tests.localcluster.cluster import ClusterStartError, LocalCluster
+from localcluster import binaries
+from localcluster.binaries import BinariesError
+from localcluster.cluster import ClusterStartError, LocalCluster
 
 MODES = ("local", "existing", "kind")
 COMMAND_TIMEOUT = 120.0
