@@ -19,7 +19,7 @@ build() {
   ver=$(version_of "$comp" "$mod")
   [ -n "$ver" ] || { echo "build-binaries: no version of $mod in hack/go/$comp/go.mod" >&2; exit 1; }
   dest="$cache/bin/$comp-$ver"
-  if [ -f "$dest/.complete" ]; then echo "build-binaries: $comp $ver cached in $dest"; return; fi
+  if [ -f "$dest/.complete" ] && complete_$comp "$dest"; then echo "build-binaries: $comp $ver cached in $dest"; return; fi
   mkdir -p "$cache/bin"
   tmp=$(mktemp -d "$cache/bin/.$comp-$ver.XXXXXX")
   start=$(date +%s)
@@ -29,6 +29,13 @@ build() {
   rm -rf "$dest"; mv "$tmp" "$dest"
   echo "build-binaries: built $comp $ver in $(( $(date +%s) - start ))s -> $dest"
 }
+
+# A cache entry counts when its marker and every binary are there (kubelet came later).
+complete_kubernetes() { for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do [ -x "$1/$b" ] || return 1; done; }
+complete_etcd() { :; }
+complete_kwok() { :; }
+complete_helm() { :; }
+complete_kstatus() { :; }
 
 build_kubernetes() {
   local ver=$1 out=$2 minor flags
@@ -41,7 +48,7 @@ build_kubernetes() {
   done
   go build -trimpath -ldflags "-s -w $flags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
 }
 
 build_etcd() {

@@ -1,21 +1,27 @@
-"""`python -m localcluster up|down|status`: the local control plane outside of pytest.
+"""`python -m localcluster up|down|status|images|ctr`: the local cluster outside of pytest.
 
 Owns the command line only. `up` starts a detached LocalCluster (the same class the test fixture
 uses) whose processes outlive this command, with its state in `.local/cluster/` at the repo root;
 the last line it prints is `export KUBECONFIG=...`, so `eval "$(... up | tail -n1)"` works. `down`
-stops exactly the processes recorded in the state file. `status` exits 0 when the cluster is up.
+stops exactly the processes recorded in the state file, and ends the real node's pods. `status`
+exits 0 when the cluster is up. `images NAME...` builds images (cached) and, with `--load`,
+imports them into the running cluster's real node. `ctr ARGS...` runs containerd's own client
+against the real node (namespace k8s.io), e.g. `ctr tasks ls`.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+from localcluster import images
 from localcluster.binaries import REPO_ROOT, BinariesError
 from localcluster.cluster import ClusterStartError, LocalCluster, healthy
+from localcluster.node import NodeLayout
 from localcluster.state import stop_recorded
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "cluster"
@@ -64,15 +70,45 @@ def status(state_dir: Path) -> int:
     return 1
 
 
-COMMANDS = {"up": up, "down": down, "status": status}
+def build_images(state_dir: Path, names: list[str], load: bool) -> int:
+    try:
+        archives = images.ensure(names)
+        for name, archive in archives.items():
+            print(f"localcluster: {images.IMAGES[name].ref} in {archive}")
+        if load:
+            if healthy(state_dir) is None:
+                print(f"localcluster: no cluster runs in {state_dir}", file=sys.stderr)
+                return 1
+            took = images.import_into(NodeLayout.of(state_dir).containerd_socket, archives.values())
+            print(f"localcluster: imported into the real node in {took:.1f}s")
+    except images.ImageError as exc:
+        print(f"localcluster: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def ctr(state_dir: Path, args: list[str]) -> int:
+    socket = NodeLayout.of(state_dir).containerd_socket
+    argv = ["ctr", "--address", str(socket), "--namespace", "k8s.io", *args]
+    return subprocess.run(argv, check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster", description=__doc__)
-    parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, func in (("up", up), ("down", down), ("status", status)):
+        commands.add_parser(name).set_defaults(run=lambda a, f=func: f(a.state_dir.resolve()))
+    p = commands.add_parser("images", help="build images (cached); --load: into the real node")
+    p.add_argument("names", nargs="+", choices=sorted(images.IMAGES), metavar="NAME")
+    p.add_argument("--load", action="store_true", help="import them into the real node")
+    p.set_defaults(run=lambda a: build_images(a.state_dir.resolve(), a.names, a.load))
+    p = commands.add_parser("ctr", help="containerd's client on the real node (namespace k8s.io)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(run=lambda a: ctr(a.state_dir.resolve(), a.args))
     args = parser.parse_args(argv)
-    return COMMANDS[args.command](args.state_dir.resolve())
+    result: int = args.run(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ BINARIES: Mapping[str, str] = {
     "kube-controller-manager": "kubernetes",
     "kube-scheduler": "kubernetes",
     "kubectl": "kubernetes",
+    "kubelet": "kubernetes",
     "etcd": "etcd",
     "kwok": "kwok",
     "helm": "helm",
@@ -77,7 +78,11 @@ def component_dir(component: str) -> Path:
 
 
 def is_complete(component: str) -> bool:
-    return (component_dir(component) / ".complete").is_file()
+    """Built, and every binary of it there (a cache entry from before a binary was added to a
+    component lacks it, and is rebuilt)."""
+    directory = component_dir(component)
+    shipped = [b for b, c in BINARIES.items() if c == component and b != component]
+    return (directory / ".complete").is_file() and all((directory / b).is_file() for b in shipped)
 
 
 @dataclass(frozen=True)

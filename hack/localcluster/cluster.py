@@ -1,10 +1,14 @@
-"""LocalCluster: a real Kubernetes control plane as local processes, with fake Nodes from kwok.
+"""LocalCluster: a real Kubernetes control plane as local processes, fake Nodes from kwok, and
+one real node that runs real containers.
 
-Owns the bring-up order, readiness and teardown of one cluster. Bring-up: PKI and kubeconfigs,
-etcd, kube-apiserver, then controller-manager, scheduler and kwok together (they only need the
-apiserver), the fake Nodes, and a wait until every Node is Ready and untainted and the `default`
-ServiceAccount exists (proof that the controller-manager's controllers run). A failure at any
-point stops what was started, in reverse order, and raises `ClusterStartError` with log tails.
+Owns the bring-up order, readiness and teardown of one cluster. Bring-up: PKI and kubeconfigs;
+the real node's network namespace, its node proxy and containerd, with the pause image imported
+(they need nothing of the control plane, so they start first); etcd, kube-apiserver, then
+controller-manager, scheduler, kwok and the kubelet together (they only need the apiserver), the
+fake Nodes, and a wait until every Node, the real one included, is Ready and untainted and the
+`default` ServiceAccount exists (proof that the controller-manager's controllers run). A failure
+at any point stops what was started, in reverse order, and raises `ClusterStartError` with log
+tails. Stopping ends the node's pods by pid and removes its namespace, cgroups and mounts.
 
 `restart(component)` stops one component and starts it again in place, on the same ports and
 data, as a supervisor would (the fault tests restart etcd and the apiserver mid-run).
@@ -19,14 +23,25 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import yaml
 
-from localcluster import binaries, components, kubeapi, nodes, processes, readiness
+from localcluster import (
+    binaries,
+    components,
+    images,
+    kubeapi,
+    netns,
+    node,
+    nodes,
+    processes,
+    readiness,
+)
 from localcluster.components import Layout, Ports
+from localcluster.node import NodeLayout
 from localcluster.pki import ClusterPki, write_kubeconfig
 from localcluster.processes import Process
 from localcluster.state import STATE_FILE, ClusterState, ProcessRecord
@@ -47,11 +62,14 @@ class LocalCluster:
         *,
         detached: bool = False,
         node_specs: Sequence[nodes.NodeSpec] | None = None,
+        real_node: bool = True,
         timeout: float = 120.0,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.detached = detached
         self.node_specs = list(node_specs or nodes.default_nodes())
+        self.real_node = real_node
+        self.node = NodeLayout.of(self.state_dir)
         self.timeout = timeout
         self.ready_seconds = 0.0
         self.timings: dict[str, float] = {}  # phase -> seconds since start() when it was ready
@@ -128,6 +146,8 @@ class LocalCluster:
         self._bins = binaries.ensure(CONTROL_PLANE)
         try:
             self._prepare()
+            if self.real_node:
+                self._start_node_runtime()
             self._start_etcd_and_apiserver()
             self._start_the_rest()
         except BaseException as exc:
@@ -141,9 +161,12 @@ class LocalCluster:
         return self
 
     def stop(self) -> None:
-        """Stop the processes this object started (reverse order) and drop etcd's data."""
+        """Stop the processes this object started (reverse order), end what is left of the real
+        node (pods, shims; by pid), and drop etcd's data."""
         while self._processes:
             processes.stop(self._processes.pop())
+        if self.real_node:
+            node.teardown(self.node)
         if self._layout is not None:
             shutil.rmtree(self._layout.etcd_data, ignore_errors=True)
             (self.state_dir / STATE_FILE).unlink(missing_ok=True)
@@ -162,7 +185,7 @@ class LocalCluster:
         (processes.kill if kill else processes.stop)(old)
         time.sleep(down)
         self._processes[index] = processes.spawn(
-            old.name, old.argv, old.log, owned=not self.detached
+            old.name, old.argv, old.log, owned=not self.detached, setup=old.setup
         )
         self.state.write(self.state_dir)
         expected = '"health":"true"' if component == "etcd" else "ok"
@@ -182,7 +205,15 @@ class LocalCluster:
             processes=[ProcessRecord.of(p) for p in self._processes],
             started_at=self.started_at,
             ready_seconds=round(self.ready_seconds, 2),
+            real_node=self.real_node,
         )
+
+    def load_images(self, names: Sequence[str]) -> float:
+        """Build (when not cached) and import images into the real node; return seconds."""
+        if not self.real_node:
+            raise RuntimeError("this cluster has no real node to load images into")
+        archives = images.ensure(names)
+        return images.import_into(self.node.containerd_socket, archives.values())
 
     # --- Internals --------------------------------------------------------------------------
 
@@ -208,7 +239,9 @@ class LocalCluster:
         self._layout = layout = Layout.create(self.state_dir)
         self._ports = Ports.pick()
         shutil.rmtree(layout.logs, ignore_errors=True)
-        pki = ClusterPki.create(layout.pki, components.first_service_ip())
+        pki = ClusterPki.create(
+            layout.pki, components.first_service_ip(), node.NODE_NAME, node.NODE_IP
+        )
         for name in ("admin", "kube-controller-manager", "kube-scheduler", "kwok"):
             write_kubeconfig(
                 layout.kubeconfig(name), self.server, pki.ca_pem, pki.client(name), name
@@ -216,10 +249,37 @@ class LocalCluster:
         config = components.scheduler_config(layout)
         layout.scheduler_config.write_text(yaml.safe_dump(config))
         layout.audit_policy.write_text(yaml.safe_dump(components.audit_policy()))
+        if self.real_node:
+            layout.egress_selector.write_text(yaml.safe_dump(components.egress_selector(self.node)))
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _start_node_runtime(self) -> None:
+        """The real node's namespace, the node proxy and containerd with the pause image: all
+        they need is files, so they start before etcd and the API server."""
+        service_ip = components.first_service_ip()
+        node.teardown(self.node)  # what a killed earlier run of this state dir left
+        netns.create(self.node.netns, [node.NODE_IP, service_ip])
+        node.prepare(self.node)
+        node.write_configs(self.node, self.layout.pki)
+        write_kubeconfig(
+            self.node.kubelet_kubeconfig, f"https://{service_ip}:443", self.pki.ca_pem,
+            self.pki.client("kubelet"), "kubelet",
+        )  # fmt: skip
+        pause = images.ensure(["pause"])["pause"]
+        self._spawn("nodeproxy", components.nodeproxy(self.node, self.ports, service_ip))
+        self._spawn("containerd", node.containerd(self.node), setup=self._in_node)
+        self._wait({"containerd": _socket_check(self.node.containerd_socket)}, "containerd")
+        images.import_into(self.node.containerd_socket, [pause])
+
+    def _in_node(self) -> None:
+        """Runs in a node process's child before exec: the node's namespace and cgroup."""
+        netns.enter(self.node.netns)
+        node.join_runtime_cgroup(self.node)
+
+    def _spawn(self, name: str, argv: list[str], setup: Callable[[], None] | None = None) -> None:
         log = self.layout.logs / f"{name}.log"
-        self._processes.append(processes.spawn(name, argv, log, owned=not self.detached))
+        self._processes.append(
+            processes.spawn(name, argv, log, owned=not self.detached, setup=setup)
+        )
         self.state.write(self.state_dir)  # at once, so `down` finds it even if we get killed
 
     def _start_etcd_and_apiserver(self) -> None:
@@ -227,7 +287,10 @@ class LocalCluster:
         # ~2.5 s either way) and fills its log with etcd connection errors.
         self._spawn("etcd", components.etcd(self.bins, self.layout, self.ports))
         self._wait({"etcd": self._health_check("etcd", '"health":"true"')}, "etcd")
-        self._spawn("kube-apiserver", components.apiserver(self.bins, self.layout, self.ports))
+        argv = components.apiserver(self.bins, self.layout, self.ports)
+        if self.real_node:
+            argv += components.apiserver_node_flags(self.layout)
+        self._spawn("kube-apiserver", argv)
         self._wait({"kube-apiserver": self._health_check("kube-apiserver", "ok")}, "apiserver")
 
     def _start_the_rest(self) -> None:
@@ -235,6 +298,10 @@ class LocalCluster:
         self._spawn("kube-controller-manager", components.controller_manager(bins, layout, ports))
         self._spawn("kube-scheduler", components.scheduler(bins, layout, ports))
         self._spawn("kwok", components.kwok(bins, layout, ports))
+        names = [spec.name for spec in self.node_specs]
+        if self.real_node:
+            self._spawn("kubelet", node.kubelet(bins.path("kubelet"), self.node), self._in_node)
+            names.append(node.NODE_NAME)
         client = self.api()
         for spec in self.node_specs:
             client.create("/api/v1/nodes", nodes.node_manifest(spec))
@@ -242,7 +309,9 @@ class LocalCluster:
             name: self._health_check(name, "ok")
             for name in ("kube-controller-manager", "kube-scheduler", "kwok")
         }
-        checks["nodes"] = readiness.nodes_check(client, [spec.name for spec in self.node_specs])
+        checks["nodes"] = readiness.nodes_check(client, names)
+        if self.real_node:
+            checks["kubelet's Lease"] = readiness.lease_check(client, node.NODE_NAME)
         checks["default ServiceAccount"] = readiness.service_account_check(client)
         self._wait(checks, "nodes")
 
@@ -268,6 +337,10 @@ class LocalCluster:
         for process in self._processes:
             lines += [f"--- {process.name} ({process.log}) ---", processes.tail(process.log)]
         return "\n".join(lines)
+
+
+def _socket_check(path: Path) -> readiness.Check:
+    return lambda: None if path.is_socket() else f"no socket {path} yet"
 
 
 def healthy(state_dir: Path | str) -> ClusterState | None:

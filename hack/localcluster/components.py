@@ -12,13 +12,16 @@ import contextlib
 import ipaddress
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from localcluster import nodes
 from localcluster.binaries import Binaries
+from localcluster.node import NodeLayout
 from localcluster.processes import free_ports, running_cmdlines
 
 HOST = "127.0.0.1"
@@ -104,6 +107,10 @@ class Layout:
         return self.state_dir / "audit-policy.yaml"
 
     @property
+    def egress_selector(self) -> Path:
+        return self.state_dir / "egress-selector.yaml"
+
+    @property
     def audit_log(self) -> Path:
         return self.logs / "audit.log"
 
@@ -151,7 +158,8 @@ def apiserver(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
-        "--authorization-mode=RBAC",
+        # Node: the kubelet's own requests (its Node, its pods' Secrets); RBAC: everyone else.
+        "--authorization-mode=Node,RBAC",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -163,6 +171,39 @@ def apiserver(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         "--audit-log-format=json",
         "--audit-log-mode=blocking",  # a write is in the log when its response is sent
     ]
+
+
+def apiserver_node_flags(layout: Layout) -> list[str]:
+    """What the API server needs to reach a real node inside its network namespace: the
+    "cluster" egress (kubelet logs/exec/attach/port-forward, Service-backed webhooks) through
+    the node proxy's Unix socket, nodes by address only (never a DNS look-up of their names),
+    Service-backed webhooks dialled at their endpoints (no kube-proxy to route a ClusterIP), a
+    client certificate for the kubelet and our CA to check the kubelet's."""
+    pki = layout.pki
+    return [
+        f"--egress-selector-config-file={layout.egress_selector}",
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        "--enable-aggregator-routing=true",
+    ]
+
+
+def egress_selector(node: NodeLayout) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiserver.k8s.io/v1beta1",
+        "kind": "EgressSelectorConfiguration",
+        "egressSelections": [
+            {
+                "name": "cluster",
+                "connection": {
+                    "proxyProtocol": "HTTPConnect",
+                    "transport": {"uds": {"udsName": str(node.egress_socket)}},
+                },
+            }
+        ],
+    }
 
 
 def controller_manager(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
@@ -232,7 +273,8 @@ def kwok(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         str(bins.path("kwok")),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
         *configs,
-        "--manage-all-nodes=true",
+        # Only the fake Nodes: with --manage-all-nodes it would take the real node over too.
+        f"--manage-nodes-with-annotation-selector={nodes.FAKE_ANNOTATION}=fake",
         # The heartbeat-with-lease stage updates Node status rarely and relies on Leases for
         # liveness, but kwok renews Leases only when this is set. Without it the node-lifecycle
         # controller finds no heartbeat, marks every Pod NotReady after ~50 s, and kwok never
@@ -241,6 +283,19 @@ def kwok(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         f"--cidr={POD_CIDR}",
         f"--server-address={HOST}:{ports.kwok}",
     ]
+
+
+def nodeproxy(node: NodeLayout, ports: Ports, service_ip: str) -> list[str]:
+    """The node proxy (see localcluster.nodeproxy): pods and the kubelet reach the API server at
+    the `kubernetes` Service's ClusterIP inside the node's namespace; the API server reaches the
+    node through the egress Unix socket."""
+    return [
+        sys.executable, "-m", "localcluster.nodeproxy",
+        f"--netns={node.netns}",
+        f"--api-port={ports.apiserver}",
+        f"--listen={service_ip}:443",
+        f"--egress-socket={node.egress_socket}",
+    ]  # fmt: skip
 
 
 def health_url(name: str, ports: Ports) -> str:

@@ -21,6 +21,7 @@ ZONES = ("zone-a", "zone-b", "zone-c")
 NODES_PER_ZONE = 2
 REGION = "local"
 CAPACITY = {"cpu": "64", "memory": "512Gi", "pods": "250", "ephemeral-storage": "1Ti"}
+FAKE_ANNOTATION = "kwok.x-k8s.io/node"  # = fake: kwok manages exactly these Nodes
 NOT_READY_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
 
 
@@ -51,7 +52,7 @@ def node_manifest(spec: NodeSpec) -> dict[str, Any]:
                 "topology.kubernetes.io/zone": spec.zone,
                 "type": "kwok",
             },
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "annotations": {FAKE_ANNOTATION: "fake"},
         },
         "spec": {"providerID": f"kwok://{spec.name}"},
         "status": {"capacity": dict(spec.capacity), "allocatable": dict(spec.capacity)},

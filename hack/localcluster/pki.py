@@ -210,6 +210,8 @@ COMPONENT_USERS = {
     "kube-scheduler": ("system:kube-scheduler", ()),
     "kwok": ("kwok", ("system:masters",)),
     "admin": ("admin", ("system:masters",)),
+    # The API server's identity towards kubelets (logs, exec, attach, port-forward).
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ("system:masters",)),
 }
 
 
@@ -220,7 +222,7 @@ class ClusterPki:
     directory: Path
 
     @classmethod
-    def create(cls, directory: Path, service_ip: str) -> ClusterPki:
+    def create(cls, directory: Path, service_ip: str, node_name: str, node_ip: str) -> ClusterPki:
         """Generate the CA, serving, component and service-account credentials into `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority.create()
@@ -230,6 +232,9 @@ class ClusterPki:
         for name, (user, groups) in COMPONENT_USERS.items():
             ca.issue_client(user, groups).write(directory, name)
         service_account_key_pair().write(directory, "sa")
+        # The real node's kubelet, as the Node authorizer knows kubelets, and its serving cert.
+        ca.issue_client(f"system:node:{node_name}", ["system:nodes"]).write(directory, "kubelet")
+        ca.issue_server(node_name, [node_name], [node_ip]).write(directory, "kubelet-serving")
         (directory / "sa.crt").rename(directory / "sa.pub")
         return cls(directory)
 

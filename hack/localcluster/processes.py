@@ -23,7 +23,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,19 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _before_exec(tie: bool, setup: Callable[[], None] | None) -> Callable[[], None] | None:
+    if not tie and setup is None:
+        return None
+
+    def run() -> None:
+        if tie:
+            _die_with_parent()
+        if setup is not None:
+            setup()
+
+    return run
+
+
 @dataclass
 class Process:
     """One started process: its name, argv, log file and pid."""
@@ -66,6 +79,7 @@ class Process:
     log: Path
     pid: int = 0
     popen: subprocess.Popen[bytes] | None = None
+    setup: Callable[[], None] | None = None  # what runs before exec (kept for a restart)
 
     @property
     def binary(self) -> str:
@@ -79,9 +93,16 @@ class Process:
 
 
 def spawn(
-    name: str, argv: Sequence[str], log: Path, *, owned: bool, env: dict[str, str] | None = None
+    name: str,
+    argv: Sequence[str],
+    log: Path,
+    *,
+    owned: bool,
+    env: dict[str, str] | None = None,
+    setup: Callable[[], None] | None = None,
 ) -> Process:
-    """Start `argv` in a new session with its output appended to `log`."""
+    """Start `argv` in a new session with its output appended to `log`. `setup` runs in the
+    child before exec (the real node's processes enter its network namespace and cgroup)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     tie = owned and threading.current_thread() is threading.main_thread()
     with log.open("ab") as out:
@@ -91,10 +112,10 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if tie else None,
+            preexec_fn=_before_exec(tie, setup),
             env=env,
         )
-    return Process(name, argv, log, popen.pid, popen)
+    return Process(name, argv, log, popen.pid, popen, setup)
 
 
 def runs_binary(pid: int, binary: str) -> bool:

@@ -38,6 +38,13 @@ def nodes_check(client: kubeapi.Client, names: Sequence[str]) -> Check:
     return check
 
 
+def lease_check(client: kubeapi.Client, name: str) -> Check:
+    """The kubelet of Node `name` holds its Lease (its heartbeat, which the node-lifecycle
+    controller reads): proof that it talks to the API server on its own."""
+    path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+    return lambda: None if client.exists(path) else f"no Lease of {name} yet"
+
+
 def service_account_check(client: kubeapi.Client, namespace: str = "default") -> Check:
     """The namespace's `default` ServiceAccount exists (the controller-manager made it)."""
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcluster import processes
+from localcluster import node, processes
+from localcluster.node import NodeLayout
 from localcluster.processes import Process, runs_binary
 
 STATE_FILE = "state.json"
@@ -48,6 +49,7 @@ class ClusterState:
     processes: list[ProcessRecord] = field(default_factory=list)
     started_at: float = 0.0
     ready_seconds: float = 0.0
+    real_node: bool = False  # `down` ends its pods, namespace, cgroups and mounts too
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STATE_FILE
@@ -84,6 +86,8 @@ def stop_recorded(state_dir: Path) -> list[str]:
         if record.alive():
             processes.stop(record.process())
             stopped.append(record.name)
+    if state.real_node:
+        node.teardown(NodeLayout.of(state_dir))
     shutil.rmtree(state.etcd_data, ignore_errors=True)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     return stopped

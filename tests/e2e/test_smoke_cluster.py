@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from localcluster import LocalCluster, binaries, nodes
+from localcluster import LocalCluster, binaries, node, nodes
 from localcluster.pytest_plugin import ClusterHandle
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -115,14 +115,31 @@ def local_cluster(cluster: ClusterHandle) -> LocalCluster:
     return cluster.local
 
 
-def test_six_nodes_are_ready_untainted_and_spread_over_three_zones(cluster: ClusterHandle) -> None:
+def test_six_fake_nodes_are_ready_untainted_and_spread_over_three_zones(
+    cluster: ClusterHandle,
+) -> None:
     local_cluster(cluster)
     items = get_json(cluster, "nodes")["items"]
-    assert len(items) == 6
-    assert [n["metadata"]["name"] for n in items if not nodes.is_ready(n)] == []
-    assert [n["spec"]["taints"] for n in items if n["spec"].get("taints")] == []
-    zones = Counter(n["metadata"]["labels"][ZONE_LABEL] for n in items)
+    fake = [n for n in items if n["metadata"].get("annotations", {}).get(nodes.FAKE_ANNOTATION)]
+    assert len(fake) == 6
+    assert [n["metadata"]["name"] for n in fake if not nodes.is_ready(n)] == []
+    assert [n["spec"]["taints"] for n in fake if n["spec"].get("taints")] == []
+    zones = Counter(n["metadata"]["labels"][ZONE_LABEL] for n in fake)
     assert zones == Counter({"zone-a": 2, "zone-b": 2, "zone-c": 2})
+
+
+def test_the_real_node_is_ready_and_only_takes_pods_meant_for_it(cluster: ClusterHandle) -> None:
+    local_cluster(cluster)
+    real = get_json(cluster, "node", node.NODE_NAME)
+    assert nodes.is_ready(real)
+    assert real["spec"]["taints"] == [{"key": node.TAINT, "value": "true", "effect": "NoSchedule"}]
+    assert real["metadata"]["labels"][node.LABEL] == "real"
+    assert real["metadata"]["labels"][ZONE_LABEL] == "zone-a"
+    assert real["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
+    # kwok leaves it to its kubelet: no fake annotation, and a Lease the kubelet renews.
+    assert nodes.FAKE_ANNOTATION not in real["metadata"].get("annotations", {})
+    lease = get_json(cluster, "lease", "-n", "kube-node-lease", node.NODE_NAME)
+    assert lease["spec"]["holderIdentity"] == node.NODE_NAME
 
 
 def test_the_api_server_reports_the_pinned_version(cluster: ClusterHandle) -> None:
