@@ -9,6 +9,7 @@ informers (dynoform.kube), which tell exactly when their initial listing has loa
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +22,29 @@ from dynoform.api.v1alpha1 import GROUP, VERSION
 from dynoform.controller import Controller
 from dynoform.election import Election
 from dynoform.kube import Kube
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@kopf.on.login()
+async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod, the service account at the API server's address that the kubelet puts in
+    KUBERNETES_SERVICE_HOST/PORT, as client-go's InClusterConfig (and lightkube) log in. kopf's
+    own service-account login dials https://kubernetes.default.svc, a name only cluster DNS
+    resolves; a cluster without it (or a pod with its own DNS policy) would never connect.
+    Elsewhere, the kubeconfig. Called again on a 401, so a rotated token is read afresh."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    token = SERVICE_ACCOUNT / "token"
+    if not (host and port and token.is_file()):
+        return kopf.login_with_kubeconfig(**kwargs)
+    namespace = SERVICE_ACCOUNT / "namespace"
+    return kopf.ConnectionInfo(
+        server=f"https://{f'[{host}]' if ':' in host else host}:{port}",
+        ca_path=str(SERVICE_ACCOUNT / "ca.crt"),
+        token=token.read_text().strip(),
+        default_namespace=namespace.read_text().strip() if namespace.is_file() else None,
+    )
 
 
 @kopf.on.startup()

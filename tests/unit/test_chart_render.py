@@ -295,6 +295,8 @@ def test_the_operator_runs_restricted() -> None:
         "runAsNonRoot": True,
         "runAsUser": 65532,
         "runAsGroup": 65532,
+        # The webhook certificate's Secret is mounted 0440: readable through this group only.
+        "fsGroup": 65532,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert spec["containers"][0]["securityContext"] == {
