@@ -84,6 +84,12 @@ def test_dynos_spread_across_zones_and_hosts_softly_by_default_and_strictly_on_r
     }
 
 
+def test_spread_counts_only_the_nodes_a_dyno_tolerates() -> None:
+    # A tainted node (control plane, another size's pool) is not a host with zero dynos.
+    for constraint in pod(children(), "shop-web")["topologySpreadConstraints"]:
+        assert constraint["nodeTaintsPolicy"] == "Honor"
+
+
 def test_singletons_roll_out_by_recreate_and_others_surge_first() -> None:
     kids = children()
     assert kids[("Deployment", "shop-clock")]["spec"]["strategy"] == {"type": "Recreate"}

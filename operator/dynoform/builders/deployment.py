@@ -80,6 +80,11 @@ def _spread(formation: Formation, ptype: str, key: str) -> dict[str, Any]:
         "labelSelector": {"matchLabels": selector(formation, ptype)},
         # Spread each rollout's pods on their own, so old pods do not skew the new ones.
         "matchLabelKeys": ["pod-template-hash"],
+        # Count only nodes a dyno may run on. The default (Ignore) counts tainted nodes too,
+        # such as control-plane nodes or another size's dedicated pool: each is a host with no
+        # dyno, and under DoNotSchedule that caps every other host at one dyno per type.
+        # https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
+        "nodeTaintsPolicy": "Honor",
     }
 
 
