@@ -37,12 +37,32 @@ def slim_pod(pod: Obj) -> Obj:
     }
     if meta.get("deletionTimestamp"):
         slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
+    status = pod.get("status") or {}
+    slim_status: Obj = {"phase": status.get("phase")}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    if ready:
+        slim_status["conditions"] = [{"type": "Ready", "status": ready[0].get("status")}]
+    if failure := _failure(status):
+        slim_status["failure"] = failure
     return {
         "kind": "Pod",
         "metadata": slim_meta,
         "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
-        "status": {"phase": (pod.get("status") or {}).get("phase")},
+        "status": slim_status,
     }
+
+
+def _failure(status: Obj) -> str:
+    """`exit N: message` of the first container that ended with a non-zero code ("" if none).
+    The release Job's container sets terminationMessagePolicy FallbackToLogsOnError, so its
+    message is the last lines of its log."""
+    if "failure" in status:  # already slimmed
+        return str(status["failure"])
+    for cs in status.get("containerStatuses") or []:
+        ended = (cs.get("state") or {}).get("terminated") or {}
+        if ended.get("exitCode"):
+            return f"exit {ended['exitCode']}: {(ended.get('message') or '').strip()}".strip()
+    return ""
 
 
 def slim_node(node: Obj) -> Obj:
@@ -97,12 +117,16 @@ def owner_key(child: Obj) -> Key | None:
 
 
 class Pod(NamedTuple):
-    """What the verdict on spread needs of one dyno (strings only: the GC does not track it)."""
+    """What status needs of one pod: where it runs (spread), whether it answers (readiness),
+    and how it ended when it failed (a release command's last log lines). Strings and bools
+    only: the GC does not track it."""
 
     ptype: str
     node: str
     phase: str
     terminating: bool
+    ready: bool = False
+    failure: str = ""  # `exit N: <termination message>` of a container that failed
 
 
 class Cache:
@@ -279,12 +303,18 @@ class Cache:
     def set_pod(self, pod: Obj) -> Key | None:
         owner = owner_key(pod)
         if owner is not None:
-            meta = pod["metadata"]
+            meta, status = pod["metadata"], pod.get("status") or {}
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
             self.pods[owner][meta["name"]] = Pod(
                 (meta.get("labels") or {}).get(LABEL_TYPE, ""),
                 (pod.get("spec") or {}).get("nodeName") or "",
-                (pod.get("status") or {}).get("phase") or "",
+                status.get("phase") or "",
                 bool(meta.get("deletionTimestamp")),
+                ready,
+                _failure(status),
             )
         return owner
 
@@ -308,6 +338,22 @@ class Cache:
             if pod.phase == "Running" and zone and not pod.terminating:
                 out.setdefault(pod.ptype, []).append(zone)
         return out
+
+    def not_answering(self, key: Key) -> dict[str, int]:
+        """Per process type, the Running dynos (not terminating) whose readiness probe fails:
+        for a web type, a process that does not answer on $PORT."""
+        out: dict[str, int] = {}
+        for pod in self.pods.get(key, {}).values():
+            if pod.ptype and pod.phase == "Running" and not pod.ready and not pod.terminating:
+                out[pod.ptype] = out.get(pod.ptype, 0) + 1
+        return out
+
+    def failure_of(self, key: Key, job: str) -> str:
+        """How the pod of Job `job` failed ("" if it did not, or is gone)."""
+        for name, pod in self.pods.get(key, {}).items():
+            if name.startswith(f"{job}-") and pod.failure:
+                return pod.failure
+        return ""
 
     def cluster_zones(self) -> int:
         return len({z for z in self.zones.values() if z})

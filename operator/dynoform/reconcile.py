@@ -24,11 +24,19 @@ from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, desc
 from dynoform.builders.autoscaler import autoscaler_kind
 from dynoform.builders.formation import build_children
 from dynoform.builders.meta import LABEL_TYPE, child_name
+from dynoform.builders.release import release_job_name
 from dynoform.cache import Cache, ChildKey, Key, Obj, child_key, key_of, name_of
 from dynoform.compare import needs_apply, owns_replicas, stamp
 from dynoform.kube import FIELD_MANAGER, Kube, KubeError, NotFound
 from dynoform.sizes import Catalog, SizeError, check, check_release
-from dynoform.status import Phases, build_status, redundancy_news, release_news, scale_message
+from dynoform.status import (
+    Observed,
+    Phases,
+    build_status,
+    redundancy_news,
+    release_news,
+    scale_message,
+)
 
 log = logging.getLogger("dynoform.reconcile")
 
@@ -71,7 +79,8 @@ class Reconciler:
             await self._report(body, (False, exc.reason, str(exc)))
             return
         observed = self.cache.children_of(key)
-        plan = release.plan(formation, observed, release_size)
+        logs = self.cache.failure_of(key, release_job_name(formation))
+        plan = release.plan(formation, observed, release_size, logs)
         outcome, wrote = await self._converge(formation, sizes, plan, observed)
         # Deferred once only: a pass that owes the status reports even if it wrote again, so a
         # child that never compares equal (someone else's mutation) cannot loop on our own
@@ -220,9 +229,14 @@ class Reconciler:
         current = formation or _status_only(body, old)
         deployments = self._deployments(current) if formation else {}
         by = changed_by(formation) if formation else None
-        where = (self.cache.zones_by_type(key_of(body)), self.cache.cluster_zones())
+        key = key_of(body)
+        observed = Observed(
+            self.cache.zones_by_type(key),
+            self.cache.cluster_zones(),
+            self.cache.not_answering(key),
+        )
         phases = self._phases(current, deployments, plan) if formation and plan else None
-        new = build_status(current, deployments, outcome, self.now(), by, where, phases)
+        new = build_status(current, deployments, outcome, self.now(), by, observed, phases)
         before, after = old.wire(), new.wire()
         if after == before:
             return

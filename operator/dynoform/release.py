@@ -44,8 +44,11 @@ class ReleasePlan:
         return self.verdict is not None and not self.verdict[0]
 
 
-def plan(formation: Formation, children: Children, size: DynoSizeSpec | None) -> ReleasePlan:
-    """`size`: spec.release.size, resolved (dynoform.sizes.check_release)."""
+def plan(
+    formation: Formation, children: Children, size: DynoSizeSpec | None, logs: str = ""
+) -> ReleasePlan:
+    """`size`: spec.release.size, resolved (dynoform.sizes.check_release); `logs`: how the
+    release Job's pod ended when it failed (`exit N:` and the last lines of its log)."""
     spec = formation.spec
     target = spec.image
     if spec.release is None or size is None:
@@ -62,7 +65,7 @@ def plan(formation: Formation, children: Children, size: DynoSizeSpec | None) ->
     if failed is not None:
         message = (
             f"The release command failed for {target}: {failed} (kubectl logs job/{name}). "
-            f"{_held(released)} Change the image to try again."
+            f"{_held(released)} Change the image to try again.{_last_lines(logs)}"
         )
         return ReleasePlan(released, body, name, (False, c.RELEASE_FAILED, message))
     message = f"Running the release command for {target} in Job {name}. {_held(released)}"
@@ -100,6 +103,20 @@ def _condition(job: Mapping[str, Any] | None, ctype: str) -> Mapping[str, Any] |
         if cond.get("type") == ctype and cond.get("status") == "True":
             return dict(cond)
     return None
+
+
+LAST_LINES = 10
+
+
+def _last_lines(logs: str) -> str:
+    """The end of the release command's output, as its pod's termination message gives it."""
+    code, _, text = logs.partition(": ")
+    lines = [line for line in text.splitlines() if line.strip()][-LAST_LINES:]
+    if not code:
+        return ""
+    if not lines:
+        return f" The command ended with {code}."
+    return f" The command ended with {code}; its last lines:\n" + "\n".join(lines)
 
 
 def _released(image: str) -> Verdict:

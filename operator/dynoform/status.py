@@ -37,6 +37,16 @@ class Phases:
     autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What the pod and node caches say of a Formation's dynos."""
+
+    zones: Mapping[str, Sequence[str]]  # the zone of each Running dyno, per process type
+    cluster_zones: int  # how many zones the cluster's nodes are in
+    # Per type: Running dynos whose readiness probe fails (web: not answering on $PORT).
+    not_answering: Mapping[str, int] = field(default_factory=dict)
+
+
 def summary(formation: Formation) -> str:
     """Heroku's formation form, sorted by type: `web=3:standard-2x worker=2:standard-1x`; an
     autoscaled type shows its bounds (`web=2..10:standard-2x`)."""
@@ -94,11 +104,15 @@ def _rolled_out(ps: ProcessStatus, deployment: Mapping[str, Any] | None) -> bool
 
 
 def readiness(
-    formation: Formation, processes: Mapping[str, ProcessStatus], deployments: Mapping[str, Any]
+    formation: Formation,
+    processes: Mapping[str, ProcessStatus],
+    deployments: Mapping[str, Any],
+    not_answering: Mapping[str, int] | None = None,
 ) -> tuple[bool, str, str]:
-    """(ready, reason, message) from the process types' figures."""
+    """(ready, reason, message) from the process types' figures; `not_answering` says why
+    some dynos that run are not available."""
     waiting = [
-        f"{t}: {ps.available}/{ps.desired} available"
+        f"{t}: {ps.available}/{ps.desired} available" + _why(formation, t, not_answering)
         for t, ps in sorted(processes.items())
         if not _rolled_out(ps, deployments.get(t))
     ]
@@ -110,19 +124,28 @@ def readiness(
     return True, c.AVAILABLE, f"All {total} dynos are available."
 
 
+def _why(formation: Formation, ptype: str, not_answering: Mapping[str, int] | None) -> str:
+    count = (not_answering or {}).get(ptype, 0)
+    port = formation.spec.port_of(ptype)
+    if not count or port is None:
+        return ""
+    dynos = "1 dyno runs but does not" if count == 1 else f"{count} dynos run but do not"
+    return f" ({dynos} answer on $PORT {port} yet)"
+
+
 def build_status(
     formation: Formation,
     deployments: Mapping[str, Any],
     reconciled: tuple[bool, str, str],
     now: str,
     by: str | None = None,
-    where: tuple[Mapping[str, Sequence[str]], int] | None = None,
+    observed: Observed | None = None,
     phases: Phases | None = None,
 ) -> FormationStatus:
     """The new status; `reconciled` is (ok, reason, message) of the apply step, `by` who made
-    the formation what it is (for the history), `where` the zones of each type's Running dynos
-    and the number of zones in the cluster (for ZoneRedundant), once the pods are observed,
-    `phases` what the release phase and the autoscalers say."""
+    the formation what it is (for the history), `observed` what the dynos' pods say (zones for
+    ZoneRedundant, readiness), once the pods are observed, `phases` what the release phase and
+    the autoscalers say."""
     old = formation.status or FormationStatus()
     phases = phases or Phases()
     ok, reason, message = reconciled
@@ -134,7 +157,8 @@ def build_status(
             t: process_status(formation, t, deployments.get(t), phases.autoscalers.get(t))
             for t in formation.spec.processes
         }
-        ready = readiness(formation, processes, deployments)
+        answering = observed.not_answering if observed is not None else None
+        ready = readiness(formation, processes, deployments, answering)
         if phases.release is not None and not phases.release[0]:
             ready = phases.release  # the dynos are held back from spec.image
         conds = c.set_condition(conds, _cond(c.READY, *ready, now, gen))
@@ -143,9 +167,11 @@ def build_status(
                 conds = c.remove_condition(conds, ctype)
             else:
                 conds = c.set_condition(conds, _cond(ctype, *verdict, now, gen))
-        if where is not None:
+        if observed is not None:
+            live = _live(formation, processes)
+            redundancy = spread.zone_redundancy(live, observed.zones, observed.cluster_zones)
             for ctype, verdict in (
-                (c.ZONE_REDUNDANT, spread.zone_redundancy(_live(formation, processes), *where)),
+                (c.ZONE_REDUNDANT, redundancy),
                 (c.REDUNDANCY_ADVICE, spread.advice(formation)),
             ):
                 if verdict is not None:  # None: rolling out, the last verdict stands

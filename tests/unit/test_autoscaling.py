@@ -15,7 +15,7 @@ from dynoform.compare import owns_replicas
 from dynoform.kube import trim
 from dynoform.scaling import autoscaler_status, verdict
 from dynoform.sizes import Catalog, SizeError, check
-from dynoform.status import Phases, build_status, summary
+from dynoform.status import Observed, Phases, build_status, summary
 from tests.factories import make_formation
 
 APPLIED = (True, "Applied", "ok")
@@ -288,8 +288,8 @@ def test_spread_and_advice_judge_an_autoscaled_type_on_its_live_count_and_its_fl
     )
     auto = autoscaler_status(f, "web", HPA_OK, deployment(3, 3))
     assert auto is not None
-    where = ({"web": ["zone-a", "zone-b", "zone-c"]}, 3)
-    st = build_status(f, {"web": deployment(3, 3)}, APPLIED, "t", where=where,
+    where = Observed({"web": ["zone-a", "zone-b", "zone-c"]}, 3)
+    st = build_status(f, {"web": deployment(3, 3)}, APPLIED, "t", observed=where,
                       phases=Phases(autoscalers={"web": auto}))  # fmt: skip
     spread, advice = find(st.conditions, "ZoneRedundant"), find(st.conditions, "RedundancyAdvised")
     assert spread is not None

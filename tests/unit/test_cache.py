@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynoform.cache import Cache
+from dynoform.cache import Cache, slim_pod
 
 
 def child(version: str, ready: int) -> dict[str, Any]:
@@ -157,3 +157,34 @@ def test_a_claimed_name_is_held_until_its_formation_lets_go() -> None:
     cache.drop_formation(("t", "a"))
     assert want not in cache.holders
     assert ("t", "a") not in cache.reserved
+
+
+def ready_pod(name: str, ptype: str, ready: bool, phase: str = "Running") -> dict[str, Any]:
+    p = pod(name, "n1", phase)
+    p["metadata"]["labels"]["dyno.dev/process-type"] = ptype
+    p["status"]["conditions"] = [{"type": "Ready", "status": str(ready)}]
+    return p
+
+
+def test_running_dynos_that_fail_their_readiness_probe_are_counted_per_type() -> None:
+    cache = Cache()
+    for p in (
+        ready_pod("w1", "web", ready=False),
+        ready_pod("w2", "web", ready=True),
+        ready_pod("w3", "web", ready=False, phase="Pending"),  # not started: not judged yet
+        ready_pod("k1", "worker", ready=False),
+    ):
+        cache.set_pod(p)
+    assert cache.not_answering(("t", "shop")) == {"web": 1, "worker": 1}
+
+
+def test_a_failed_pods_termination_message_is_kept_and_found_by_its_job() -> None:
+    failed = pod("shop-release-abc-x1y2z", "n1", "Failed")
+    failed["metadata"]["labels"] = {"dyno.dev/formation": "shop"}
+    failed["status"]["containerStatuses"] = [
+        {"state": {"terminated": {"exitCode": 1, "message": "boom\n"}}}
+    ]
+    cache = Cache()
+    cache.set_pod(slim_pod(failed))  # what the watch hands the cache
+    assert cache.failure_of(("t", "shop"), "shop-release-abc") == "exit 1: boom"
+    assert cache.failure_of(("t", "shop"), "shop-release-def") == ""

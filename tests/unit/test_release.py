@@ -194,3 +194,25 @@ def test_argo_cds_health_check_calls_a_failed_release_degraded() -> None:
     status, message = health(failed)
     assert status == "Degraded"
     assert message.startswith(f"ReleaseFailed: The release command failed for {V2}")
+
+
+def test_a_failed_release_says_how_the_command_ended_with_its_last_lines() -> None:
+    f = formation()
+    ended = "exit 1: Running migrations...\nmigration 0042 failed: no relation orders\n"
+    p = plan(f, job(f, "Failed"), SIZE, ended)
+    assert p.verdict is not None
+    message = p.verdict[2]
+    assert "The command ended with exit 1; its last lines:\n" in message
+    assert message.endswith("Running migrations...\nmigration 0042 failed: no relation orders")
+    assert (
+        plan(f, job(f, "Failed"), SIZE, "exit 137: ")
+        .verdict[2]
+        .endswith(  # type: ignore[index]
+            "The command ended with exit 137."
+        )
+    )
+
+
+def test_the_release_container_leaves_its_last_log_lines_as_its_termination_message() -> None:
+    (container,) = build_release_job(formation(), SIZE)["spec"]["template"]["spec"]["containers"]
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"

@@ -89,24 +89,24 @@ def test_herokus_advice_names_a_single_web_dyno_and_critical_types() -> None:
 
 def test_redundancy_news_is_told_once_per_flip() -> None:
     from dynoform.api.v1alpha1 import FormationStatus
-    from dynoform.status import build_status, redundancy_news
+    from dynoform.status import Observed, build_status, redundancy_news
 
     applied = (True, "Applied", "")
-    spread_ok = ({"web": ["a", "b", "c"], "worker": ["a", "b"]}, 3)
-    one_zone = ({"web": ["a", "a", "a"], "worker": ["a", "b"]}, 3)
-    first = build_status(SHOP, {}, applied, "t1", where=spread_ok)
+    spread_ok = Observed({"web": ["a", "b", "c"], "worker": ["a", "b"]}, 3)
+    one_zone = Observed({"web": ["a", "a", "a"], "worker": ["a", "b"]}, 3)
+    first = build_status(SHOP, {}, applied, "t1", observed=spread_ok)
     assert redundancy_news(FormationStatus(), first) == []  # a first True is no news
     lost = build_status(
-        SHOP.model_copy(update={"status": first}), {}, applied, "t2", where=one_zone
+        SHOP.model_copy(update={"status": first}), {}, applied, "t2", observed=one_zone
     )
     assert redundancy_news(first, lost) == [
         ("NotSpreadAcrossZones", "web: 3 of 3 dynos in a", "Warning")
     ]
     again = build_status(
-        SHOP.model_copy(update={"status": lost}), {}, applied, "t3", where=one_zone
+        SHOP.model_copy(update={"status": lost}), {}, applied, "t3", observed=one_zone
     )
     assert redundancy_news(lost, again) == []
     back = build_status(
-        SHOP.model_copy(update={"status": again}), {}, applied, "t4", where=spread_ok
+        SHOP.model_copy(update={"status": again}), {}, applied, "t4", observed=spread_ok
     )
     assert [(r, t) for r, _, t in redundancy_news(again, back)] == [("SpreadAcrossZones", "Normal")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.conditions import find
-from dynoform.status import build_status
+from dynoform.status import Observed, build_status
 from tests.factories import make_formation
 
 APPLIED = (True, "Applied", "ok")
@@ -43,6 +43,23 @@ def test_ready_is_false_while_dynos_are_rolling_out_and_names_the_type() -> None
     assert ready is not None
     assert ready.status == "False"
     assert "web: 1/3 available" in ready.message
+
+
+def test_ready_says_when_running_web_dynos_do_not_answer_on_their_port() -> None:
+    f = make_formation(
+        processes={
+            "web": {"command": "a", "quantity": 2},
+            "worker": {"command": "b", "quantity": 1},
+        }
+    )
+    deployments = {"web": deployment(2, 0), "worker": deployment(1, 0)}
+    seen = Observed({}, 3, not_answering={"web": 2, "worker": 1})
+    ready = find(build_status(f, deployments, APPLIED, "t1", observed=seen).conditions, "Ready")
+    assert ready is not None
+    assert ready.message == (
+        "Waiting for dynos: web: 0/2 available (2 dynos run but do not answer on $PORT 5000 "
+        "yet); worker: 0/1 available"  # a worker has no port: nothing to say of it
+    )
 
 
 def test_transition_time_moves_only_when_the_status_flips() -> None:

@@ -89,4 +89,7 @@ def _pod(formation: Formation, size: DynoSizeSpec) -> dict[str, Any]:
     pod: dict[str, Any] = build_deployment(as_type, RELEASE, size)["spec"]["template"]["spec"]
     pod.pop("topologySpreadConstraints", None)
     pod["restartPolicy"] = "Never"
+    # A failed command's last log lines become its termination message (80 lines, 2 KB at
+    # most), which the operator reads from the pod it watches anyway and puts in status.
+    pod["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
     return pod
