@@ -233,8 +233,24 @@ def test_ps_json_has_herokus_fields_and_where_each_dyno_runs() -> None:
             "node": "kwok-zone-a-1",
             "zone": "zone-a",
             "job": None,
+            "restarts": 0,
         }
     ]
+
+
+def test_a_dyno_restarted_in_place_says_how_often() -> None:
+    # The kubelet restarted the killed worker: the pod stays, its container count goes up, and
+    # the dyno is up again since the restart (Ready's last transition).
+    again = [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-22T02:59:57Z"}]
+    worker = pod(
+        "shop-worker-1", "worker", conditions=again, containerStatuses=[{"restartCount": 2}]
+    )
+    (dyno,) = dy.from_pods([worker], ZONES)
+    assert dyno.restarts == 2
+    lines = render.ps([dyno], FORMATION, CATALOG, NOW, UTC).splitlines()
+    assert lines[2] == (
+        "worker.1: up 2026/11/22 02:59:57 +0000 (~ 3s ago) in zone-a on kwok-zone-a-1, 2 restarts"
+    )
 
 
 def _with_conditions(*conds: tuple[str, str, str]) -> Formation:

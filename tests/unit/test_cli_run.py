@@ -1,7 +1,7 @@
 """`dyno run` and `dyno logs`, the parts that need no kubelet: manifests, names, lines.
 
-The local control plane has no kubelet, so an attached run cannot be attached to and no log can
-be read there; these tests pin down everything up to that point.
+The end-to-end tests (tests/e2e/test_real_containers.py) attach to runs and read logs on the
+local cluster's real node; these pin down everything up to that point.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def test_run_numbers_continue_after_the_highest_in_use() -> None:
 def test_attach_goes_through_kubectl_with_the_users_cluster_flags() -> None:
     argv = oneoff.attach_argv("kubectl", "shop-run-2", "prod", True, ["--context", "c"])
     assert argv == [
-        "kubectl", "attach", "-it", "shop-run-2", "-c", "run", "-n", "prod", "--context", "c"
+        "kubectl", "attach", "-it", "--quiet", "shop-run-2", "-c", "run", "-n", "prod",
+        "--context", "c",
     ]  # fmt: skip
     assert oneoff.attach_argv("k", "p", "n", False, [])[2] == "-i"
 

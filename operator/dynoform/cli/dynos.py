@@ -52,6 +52,7 @@ class Dyno:
     node: str | None = None
     zone: str | None = None
     job: str | None = None  # the Job of a detached one-off dyno
+    restarts: int = 0  # times its process was restarted in place (a crash, a kill, OOM)
 
     def json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -162,6 +163,10 @@ def _make(
         node=node,
         zone=_labels(pod).get(ZONE_LABEL) or (zones.get(node) if node else None),
         job=_job_of(pod),
+        restarts=sum(
+            int(cs.get("restartCount") or 0)
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []
+        ),
     )
 
 

@@ -161,7 +161,9 @@ def attach_argv(
 ) -> list[str]:
     """`kubectl attach` to the run's container (lightkube has no attach)."""
     mode = "-it" if tty else "-i"
-    return [kubectl, "attach", mode, pod_name, "-c", CONTAINER, "-n", namespace, *client_flags]
+    # --quiet: only the run's own output (not kubectl's "If you don't see a command prompt").
+    argv = [kubectl, "attach", mode, "--quiet", pod_name, "-c", CONTAINER, "-n", namespace]
+    return [*argv, *client_flags]
 
 
 def exit_code(pod_obj: Mapping[str, Any]) -> int | None:

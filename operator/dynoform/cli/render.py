@@ -104,7 +104,14 @@ def _header(ptype: str, group: Sequence[Dyno], formation: Formation, catalog: Ca
 
 
 def _dyno_line(d: Dyno, now: datetime, tz: tzinfo | None) -> str:
-    return f"{d.name}: {d.state} {since(d.updated_at, now, tz)}{_where(d)}"
+    return f"{d.name}: {d.state} {since(d.updated_at, now, tz)}{_where(d)}{_restarts(d)}"
+
+
+def _restarts(d: Dyno) -> str:
+    """Heroku restarts a crashed dyno in place too, but prints nothing of it; we say so."""
+    if not d.restarts:
+        return ""
+    return f", {d.restarts} restart" + ("s" if d.restarts > 1 else "")
 
 
 def _one_off_line(d: Dyno, catalog: Catalog, now: datetime, tz: tzinfo | None) -> str:

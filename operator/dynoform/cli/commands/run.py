@@ -1,8 +1,9 @@
 """run and logs: one-off dynos, and the logs of every dyno.
 
-An attached run needs a kubelet to attach to, and logs need one to read from; the local control
-plane has none (kwok's pods run nothing), so those paths are exercised only up to the API server
-here; their pure parts (manifests, command, attach argv, log lines) are unit-tested.
+An attached run is a pod that `kubectl attach` joins once it runs; one whose command ends
+before the attach gets there (a short command) leaves its output in its log, which is printed
+instead, as `kubectl run --attach` does. The end-to-end tests run both on the local cluster's
+real node; the pure parts (manifests, command, attach argv, log lines) are unit-tested.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dynoform.cli.commands.base import Context, action
 from dynoform.cli.commands.ps import app_dynos
 from dynoform.cli.dynos import LABEL_ONE_OFF, Dyno
 from dynoform.cli.errors import CliError, UsageError
-from dynoform.cli.grammar import DynoRef, parse_env
+from dynoform.cli.grammar import ONE_OFF, DynoRef, parse_env
 from dynoform.sizes import Catalog
 
 START_TIMEOUT = 300.0  # seconds an attached run may take to start (image pull included)
@@ -110,6 +111,11 @@ def _attached(
         # The container's end reaches the API a moment after the stream closes.
         wait = ATTACH_EXIT_WAIT if attached == 0 else 0.0
         final = api.wait_pod(pod, lambda p: oneoff.exit_code(p) is not None, timeout=wait)
+        if attached != 0 and oneoff.exit_code(final) is not None:
+            # It ended before the attach could join it: its whole output is in its log.
+            for raw in api.log(pod, None, follow=False):
+                ctx.out.write(f"{lg.parse(ONE_OFF, raw).message}\n")
+            attached = 0
     finally:
         api.delete("Pod", pod)  # One-off dynos never restart, nor linger once done.
         signal.signal(signal.SIGTERM, previous)
