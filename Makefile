@@ -22,7 +22,7 @@ venv: $(STAMP) ## Create .venv/ with the operator and the dev tools
 binaries: ## Build (or reuse from the cache) etcd, Kubernetes, kwok and helm from Go modules
 	@hack/build-binaries.sh
 
-cluster-up: $(STAMP) binaries ## Start the local control plane in the background
+cluster-up: $(STAMP) binaries ## Start the local cluster (control plane, kwok nodes, a real node) in the background
 	@$(PY) -m localcluster up
 
 cluster-down: $(STAMP) ## Stop the local control plane
@@ -47,14 +47,16 @@ chaos: $(STAMP) binaries ## The reliability suite at full size: faults, fuzzing,
 bench: $(STAMP) binaries ## Benchmarks at N = 100, 300, 1000 (about 20 min); results in bench/
 	$(PY) -m bench
 
-demo: $(STAMP) binaries ## The main job: local cluster, operator, example formation spread across zones
+image: $(STAMP) binaries ## Build the operator's image with podman (no registry) and load it into the local cluster if it runs
+	@$(PY) -m localcluster images operator $$($(PY) -m localcluster status >/dev/null && echo --load)
+
+demo: $(STAMP) binaries ## The main job: local cluster with a real node, the operator installed with Helm, two apps
 	@hack/demo.sh
 
-down: $(STAMP) ## Stop the demo's operator and the local control plane
-	@if [ -f .local/operator.pid ]; then kill "$$(cat .local/operator.pid)" 2>/dev/null || true; rm -f .local/operator.pid; fi
+down: $(STAMP) ## Stop the local cluster (and everything the demo runs in it)
 	@$(PY) -m localcluster down
 
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local
 
-.PHONY: help venv binaries cluster-up cluster-down crds lint test chaos bench demo down clean
+.PHONY: help venv binaries cluster-up cluster-down crds lint test chaos bench image demo down clean

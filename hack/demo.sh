@@ -1,38 +1,37 @@
 #!/usr/bin/env bash
-# `make demo`: a local control plane (unless KUBECONFIG is set), the CRDs, the operator, the
-# example app (web, worker, clock), its pods per zone, then web scaled to 6 (2 per zone).
+# `make demo`: the local cluster (six kwok nodes in three zones and one real node), the operator
+# installed with Helm from charts/dynoform with its image built here, the example app spread
+# across zones and scaled, then a real app on the real node: its web page, its logs, a one-off
+# run, a restart, a crash and a failed release.
 # Everything it starts keeps running so you can look around; `make down` stops it all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
-state=${DYNOFORM_STATE:-.local}        # where the operator's pid and log go
-port=${DYNOFORM_DEMO_PORT:-18080}      # the operator's liveness endpoint
-mkdir -p "$state"
+DYNO=${DYNO:-$(dirname "$PY")/dyno}
+state=${DYNOFORM_CLUSTER_STATE:-.local/cluster}   # the local cluster's state dir
+local_port=${DYNOFORM_DEMO_PORT:-18080}           # where the web dyno is forwarded to
+release=dynoform ns=dynoform-system
+lc() { $PY -m localcluster --state-dir "$state" "$@"; }
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-if [ -z "${KUBECONFIG:-}" ]; then
-  step "Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
-  $PY -m localcluster up | tee "$state/cluster-up.log"
-  export KUBECONFIG
-  KUBECONFIG=$(tail -n1 "$state/cluster-up.log" | sed 's/^export KUBECONFIG=//')
-  # The pinned kubectl that was built with the control plane.
-  PATH="$($PY -c 'from localcluster import binaries; print(binaries.component_dir("kubernetes"))'):$PATH"
-fi
-echo "KUBECONFIG=$KUBECONFIG"
+step "Starting the local cluster (control plane, 6 kwok nodes, 1 real node)"
+lc up | tee "$state.up.log"
+export KUBECONFIG
+KUBECONFIG=$(tail -n1 "$state.up.log" | sed 's/^export KUBECONFIG=//')
+# The pinned kubectl and helm that were built with the control plane.
+PATH="$($PY -c 'from localcluster import binaries as b; print(b.component_dir("kubernetes"))'):$PATH"
+PATH="$($PY -c 'from localcluster import binaries as b; print(b.component_dir("helm"))'):$PATH"
+kubectl get nodes -L topology.kubernetes.io/zone,dyno.dev/node
 
-step "Installing the CRDs (Formation, DynoSize)"
-kubectl apply --server-side -f crds/
-kubectl wait --for=condition=Established --timeout=60s crd/formations.dyno.dev crd/dynosizes.dyno.dev
+step "Building the operator's and the sample app's images (podman, no registry) into the real node"
+lc images --load operator sample-app
 
-step "Starting the operator (python -m dynoform), log in $state/operator.log"
-if [ -f "$state/operator.pid" ] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
-  echo "already running (pid $(cat "$state/operator.pid"))"
-else
-  nohup $PY -m dynoform --liveness "http://127.0.0.1:$port/healthz" --webhook-port 0 >"$state/operator.log" 2>&1 &
-  echo $! >"$state/operator.pid"
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
-  echo "running (pid $(cat "$state/operator.pid"))"
-fi
+step "Installing the operator with Helm (2 replicas, leader election, the admission webhook)"
+helm upgrade --install "$release" charts/dynoform -n "$ns" --create-namespace \
+  -f charts/dynoform/ci/local-cluster-values.yaml --wait --timeout 180s
+kubectl -n "$ns" get pods -o wide
+kubectl -n "$ns" wait --for=jsonpath='{.spec.holderIdentity}' lease/"$release" --timeout=60s >/dev/null
+echo "leader: $(kubectl -n "$ns" get lease "$release" -o jsonpath='{.spec.holderIdentity}')"
 
 pods_per_zone() {
   echo "pods of $1 per zone:"
@@ -51,7 +50,7 @@ wait_ready() {
   kubectl wait --for=condition=Ready --timeout=120s "formation/$1"
 }
 
-step "Applying examples/shop.yaml (web=3:standard-2x, worker=2, clock=1)"
+step "Applying examples/shop.yaml (web=3:standard-2x, worker=2, clock=1) on the kwok nodes"
 kubectl apply -f examples/shop.yaml
 wait_ready shop
 kubectl get formation shop
@@ -65,12 +64,63 @@ kubectl get formation shop
 pods_per_zone shop
 kubectl get events --field-selector involvedObject.name=shop,reason=Scaled -o custom-columns=WHEN:.lastTimestamp,MESSAGE:.message
 
+step "A real app on the real node: examples/sample-app (its release command runs first)"
+kubectl apply -f examples/sample-app/hello.yaml
+wait_ready hello
+kubectl get formation hello
+$DYNO ps -a hello
+
+step "Its web dyno answers on \$PORT (kubectl port-forward to the web Service)"
+kubectl port-forward svc/hello-web "$local_port:80" >"$state.port-forward.log" 2>&1 &
+forward=$!
+trap 'kill $forward 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$local_port/" >/dev/null && break; sleep 0.2; done
+curl -s "http://127.0.0.1:$local_port/"
+kill $forward; wait $forward 2>/dev/null || true
+
+step "dyno logs --tail (5 seconds of it)"
+timeout 5 "$DYNO" logs -a hello --tail --num 3 || true
+
+step "dyno run: a one-off dyno, attached, with the command's exit code (-x)"
+set +e
+echo 'import sys; print("2 + 2 =", 2 + 2); sys.exit(3)' | $DYNO run -a hello -s real-1x -x --no-tty -- python3
+echo "exit code: $?"
+set -e
+
+step "dyno ps:restart web: a new web dyno replaces the old one"
+old=$(kubectl get pods -l dyno.dev/formation=hello,dyno.dev/process-type=web -o jsonpath='{.items[0].metadata.name}')
+$DYNO ps:restart web -a hello
+kubectl wait --for=delete "pod/$old" --timeout=120s
+wait_ready hello
+$DYNO ps web -a hello
+
+step "A crash: the worker's container is killed (ctr on the real node); Kubernetes restarts it"
+container=$(kubectl get pods -l dyno.dev/formation=hello,dyno.dev/process-type=worker \
+  -o jsonpath='{.items[0].status.containerStatuses[0].containerID}')
+lc ctr tasks kill --signal SIGKILL "${container#containerd://}"
+kubectl wait --for=jsonpath='{.status.containerStatuses[0].restartCount}'=1 --timeout=60s \
+  pod -l dyno.dev/formation=hello,dyno.dev/process-type=worker >/dev/null
+kubectl wait --for=condition=Ready --timeout=60s pod -l dyno.dev/formation=hello,dyno.dev/process-type=worker >/dev/null
+$DYNO ps worker -a hello
+
+step "A failed release: image :2 whose migration fails; every dyno stays on :1"
+lc ctr images tag --force localhost/dynoform/sample-app:1 localhost/dynoform/sample-app:2 >/dev/null
+kubectl patch formation hello --type merge -p '{"spec":{"image":"localhost/dynoform/sample-app:2",
+  "release":{"command":"MIGRATION_FAILS=1 python3 release.py"}}}'
+kubectl wait --for=jsonpath='{.status.conditions[?(@.type=="Released")].reason}'=ReleaseFailed \
+  --timeout=120s formation/hello >/dev/null
+kubectl get formation hello -o jsonpath='{.status.conditions[?(@.type=="Released")].message}{"\n"}'
+kubectl get deployments -l dyno.dev/formation=hello -o custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image
+
 step "Done"
 cat <<MSG
 The cluster and the operator keep running. Try:
-  export KUBECONFIG=$KUBECONFIG PATH=$(dirname "$(command -v kubectl)"):\$PATH
+  export KUBECONFIG=$KUBECONFIG PATH=$(dirname "$(command -v kubectl)"):$(dirname "$(command -v helm)"):\$PATH
   kubectl get formations
-  kubectl describe formation shop
+  kubectl describe formation hello
+  $DYNO ps -a hello
+  $DYNO logs -a hello --tail
+  $DYNO ps:scale worker=2 -a hello
   kubectl scale deployment shop-clock --replicas=3   # set back to 1 within seconds
 Tear down: make down
 MSG
