@@ -146,7 +146,9 @@ def formation(draw: st.DrawFn, namespace: str = "default", small: bool = False) 
     if draw(st.booleans()):
         spec["envFrom"] = draw(st.lists(env_from(), max_size=3))
     if draw(st.booleans()):
-        spec["imagePullSecrets"] = [{"name": n} for n in draw(st.lists(subdomain(), max_size=3))]
+        # Each named once: a name given twice is refused (a list keyed by name, as in a Pod).
+        names = draw(st.lists(subdomain(), max_size=3, unique=True))
+        spec["imagePullSecrets"] = [{"name": n} for n in names]
     if draw(st.booleans()):
         spec["spread"] = {"whenUnsatisfiable": draw(st.sampled_from(SPREAD))}
     if draw(st.booleans()):
@@ -372,8 +374,9 @@ def too_many(draw: st.DrawFn, manifest: Obj) -> Case:
         both = [{"secretRef": {"name": "a"}, "configMapRef": {"name": "b"}}]
         return Case(put(manifest, (*spec, "envFrom"), both), "two sources", (*spec, "envFrom", 0))
     key = "envFrom" if which == "envFrom" else "imagePullSecrets"
-    item = {"secretRef": {"name": "s"}} if key == "envFrom" else {"name": "s"}
-    return Case(put(manifest, (*spec, key), [item] * (MAX_LIST + 1)), "too many", (*spec, key))
+    names = [f"s{i}" for i in range(MAX_LIST + 1)]  # distinct: only the count is wrong
+    items = [{"secretRef": {"name": n}} if key == "envFrom" else {"name": n} for n in names]
+    return Case(put(manifest, (*spec, key), items), "too many", (*spec, key))
 
 
 @st.composite

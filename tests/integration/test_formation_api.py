@@ -23,6 +23,11 @@ AUTO = {"min": 1, "max": 2, "cpu": 50}
 
 REJECTED = [
     pytest.param(
+        body_with(imagePullSecrets=[{"name": "regcred"}, {"name": "regcred"}]),
+        'spec.imagePullSecrets[1]: Duplicate value: map[string]interface {}{"name":"regcred"}',
+        id="an image pull secret named twice",
+    ),
+    pytest.param(
         body_with(processes={"clock": {"command": "c", "quantity": 2}}),
         "clock is a singleton process type and runs at most 1 dyno (set singleton: false",
         id="a clock above 1 dyno",

@@ -96,3 +96,8 @@ def test_expected_kopf_errors_are_logged_at_their_level_and_real_errors_stay_err
         "ERROR"
     )
     assert level_of("Handler 'formation_event' failed with an exception.") == "ERROR"
+
+
+def test_an_image_pull_secret_named_twice_is_refused_as_the_api_server_refuses_it() -> None:
+    with pytest.raises(ValidationError, match="an image pull secret is named twice: regcred"):
+        make_formation(imagePullSecrets=[{"name": "regcred"}, {"name": "regcred"}])

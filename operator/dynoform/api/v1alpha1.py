@@ -284,7 +284,12 @@ class FormationSpec(Model):
         },
     )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
-        default=None, max_length=16, description="Secrets used to pull the image."
+        default=None,
+        max_length=16,
+        description="Secrets used to pull the image, each named once.",
+        # A list keyed by name, as in a Pod: the API server refuses a name given twice at apply
+        # time (a Deployment with one would never apply).
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     env: EnvMap | None = Field(
         default=None,
@@ -332,6 +337,16 @@ class FormationSpec(Model):
         if image != image.strip():
             raise ValueError("an image has no whitespace at either end")
         return image
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _secrets_named_once(
+        cls, secrets: list[LocalObjectReference] | None
+    ) -> list[LocalObjectReference] | None:
+        names = [s.name for s in secrets or []]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"an image pull secret is named twice: {', '.join(twice)}")
+        return secrets
 
     @field_validator("processes")
     @classmethod
