@@ -29,7 +29,7 @@ cluster-down: $(STAMP) ## Stop the local control plane
 	@$(PY) -m localcluster down
 
 crds: $(STAMP) ## Regenerate crds/ (and the Helm chart's copy) from the pydantic models
-	$(PY) -m dynoform.crd crds/ charts/dynoform/files/crds/
+	$(PY) -m dynoform.api.crd crds/ charts/dynoform/files/crds/
 
 lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
 	$(VENV)/bin/ruff check operator tests bench hack

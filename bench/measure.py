@@ -14,8 +14,8 @@ from typing import Any
 
 from lightkube import ALL_NS, AsyncClient
 
-from dynoform.builders.meta import CHILD_LABELS
-from dynoform.kube import RESOURCES
+from dynoform.api.labels import CHILD_LABELS
+from dynoform.runtime.kube import RESOURCES
 
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 

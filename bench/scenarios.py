@@ -28,9 +28,9 @@ from lightkube.types import PatchType
 
 from bench import workload
 from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
-from dynoform import kube
-from dynoform.admission import CHANGED_BY
-from dynoform.kube import RESOURCES, FormationResource, generic
+from dynoform.core.admission import CHANGED_BY
+from dynoform.runtime import kube
+from dynoform.runtime.kube import RESOURCES, FormationResource, generic
 from tests.audit import AuditLog
 from tests.kubehelp import condition
 from tests.operator_fixture import OPERATOR_USER, Operator

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from dynoform import tls
+from dynoform.operator import tls
 
 
 def free_port() -> int:

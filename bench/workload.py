@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dynoform.api.sizes import Catalog, check
 from dynoform.api.v1alpha1 import Formation
-from dynoform.builders.formation import build_children
-from dynoform.sizes import Catalog, check
+from dynoform.core.builders.formation import build_children
 
 IMAGE = "registry.example.com/bench:v1"
 CHILDREN_PER_FORMATION = 5

@@ -3,7 +3,7 @@
 - Pod Security `restricted`: a namespace labelled to enforce it admits a Formation's dynos (and
   refuses them once the Formation opts out, so the label is really enforced), and the operator's
   own Pods from the chart's rendered Deployment.
-- The chart's RBAC, installed, grants exactly the verbs the operator uses (`dynoform.kube`'s
+- The chart's RBAC, installed, grants exactly the verbs the operator uses (`dynoform.runtime.kube`'s
   PERMISSIONS), as `kubectl auth can-i --list` reads it from the API server, and denies the
   verbs an operator of Formations has no business with.
 - A Formation in one namespace never creates or changes anything in another (counted from the
@@ -30,7 +30,11 @@ import yaml
 from lightkube import Client
 from lightkube.types import PatchType
 
-from dynoform.kube import LEADER_ELECTION_PERMISSIONS, LOCAL_WEBHOOK_PERMISSIONS, PERMISSIONS
+from dynoform.runtime.kube import (
+    LEADER_ELECTION_PERMISSIONS,
+    LOCAL_WEBHOOK_PERMISSIONS,
+    PERMISSIONS,
+)
 from tests.audit import AuditLog
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, Formation, apply_yaml, condition, eventually, get, names

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dynoform.admission import CHANGED_BY, CHANGED_TO, changed_by, refusal, stamp
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
-from dynoform.sizes import Catalog
-from dynoform.status import build_status
+from dynoform.core.admission import CHANGED_BY, CHANGED_TO, changed_by, refusal, stamp
+from dynoform.core.status import build_status
 from tests.factories import formation_body, make_formation
 
 

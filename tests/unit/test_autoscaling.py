@@ -9,13 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from dynoform.api.conditions import find
+from dynoform.api.sizes import Catalog, SizeError, check
 from dynoform.api.v1alpha1 import Formation, describe
-from dynoform.builders.formation import build_children
-from dynoform.compare import owns_replicas
-from dynoform.kube import trim
-from dynoform.scaling import autoscaler_status, verdict
-from dynoform.sizes import Catalog, SizeError, check
-from dynoform.status import Observed, Phases, build_status, summary
+from dynoform.core.builders.formation import build_children
+from dynoform.core.compare import owns_replicas
+from dynoform.core.scaling import autoscaler_status, verdict
+from dynoform.core.status import Observed, Phases, build_status, summary
+from dynoform.runtime.kube import trim
 from tests.factories import make_formation
 
 APPLIED = (True, "Applied", "ok")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.sizes import BUILTIN, Catalog, check
 from dynoform.api.v1alpha1 import Toleration
-from dynoform.builders.formation import build_children
-from dynoform.sizes import BUILTIN, Catalog, check
+from dynoform.core.builders.formation import build_children
 from tests.factories import make_formation
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynoform.cache import Cache, slim_pod
+from dynoform.operator.cache import Cache, slim_pod
 
 
 def child(version: str, ready: int) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The chart's RBAC grants exactly what the operator declares it uses (dynoform.kube), in both
-scopes, and nothing of what only local mode needs.
+"""The chart's RBAC grants exactly what the operator declares it uses (dynoform.runtime), in
+both scopes, and nothing of what only local mode needs.
 
 In a cluster the chart owns the webhook configurations, so LOCAL_WEBHOOK_PERMISSIONS are left
 out. Leader election (LEADER_ELECTION_PERMISSIONS) is granted only in the release namespace, by a
@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dynoform.kube import LEADER_ELECTION_PERMISSIONS, LOCAL_WEBHOOK_PERMISSIONS, PERMISSIONS
+from dynoform.runtime.kube import (
+    LEADER_ELECTION_PERMISSIONS,
+    LOCAL_WEBHOOK_PERMISSIONS,
+    PERMISSIONS,
+)
 from tests.unit.test_chart_render import CHART, NAMESPACE, Doc, render
 
 Grants = dict[tuple[str, str], frozenset[str]]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from dynoform.crd import render as generated_crds
+from dynoform.api.crd import render as generated_crds
 from localcluster import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -345,7 +345,7 @@ def _webhook(docs: list[Doc], kind: str) -> Doc:
 
 def test_the_webhook_is_scoped_to_formation_writes_and_never_blocks_them() -> None:
     docs = render()
-    # One webhook judges and stamps: one call per write (dynoform.webhooks).
+    # One webhook judges and stamps: one call per write (dynoform.operator.webhooks).
     assert "ValidatingWebhookConfiguration" not in kinds(docs)
     hook = _webhook(docs, "MutatingWebhookConfiguration")
     assert hook["name"] == "formations.dyno.dev"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dynoform.api.autoscaling import AutoscalerStatus
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Condition, FormationStatus, ProcessStatus
 from dynoform.cli import dynos as dy
 from dynoform.cli import render
@@ -20,7 +21,6 @@ from dynoform.cli.edit import (
 )
 from dynoform.cli.errors import USAGE, CliError
 from dynoform.cli.main import build_parser
-from dynoform.sizes import Catalog
 from tests.factories import make_formation
 
 CATALOG = Catalog()

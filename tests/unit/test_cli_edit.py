@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import DynoSizeSpec
 from dynoform.cli.edit import named_types, processes_patch, resize, scale
 from dynoform.cli.errors import FAILED, CliError
 from dynoform.cli.grammar import parse_scale, parse_type
-from dynoform.sizes import Catalog
 from tests.factories import make_formation
 
 CATALOG = Catalog()

@@ -4,12 +4,15 @@ need no cluster. A usage mistake never reaches the cluster: these runs have none
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from dynoform.cli.api import Api, Target
+from dynoform.cli.client import Api
 from dynoform.cli.main import build_parser, main
+from dynoform.cli.target import Target
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -130,3 +133,17 @@ def test_formation_import_reports_a_missing_file(tmp_path: Path) -> None:
     code, _, err = run("formation", "import", str(tmp_path / "nope"), "--image", "i", "-a", "s")
     assert code == 1
     assert "Cannot read" in err
+
+
+def test_the_cli_starts_without_the_client_stack() -> None:
+    # `dyno --help` and `dyno formation import` never talk to the cluster: lightkube and httpx
+    # load only when a command first does, and nothing of the operator ever does.
+    code = (
+        "import sys, dynoform.cli.main\n"
+        "heavy = ('lightkube', 'httpx2', 'kopf', 'dynoform.runtime', 'dynoform.operator')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

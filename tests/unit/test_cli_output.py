@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import DynoSizeSpec
 from dynoform.cli import render
 from dynoform.cli.units import cpu_text, memory_text, parse_cpu, parse_memory
-from dynoform.sizes import Catalog
 from tests.factories import make_formation
 
 CATALOG = Catalog()

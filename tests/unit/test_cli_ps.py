@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus
 from dynoform.cli import dynos as dy
 from dynoform.cli import render
 from dynoform.cli.commands.ps import redundancy_verdict
 from dynoform.cli.grammar import DynoRef
-from dynoform.sizes import Catalog
 from tests.factories import make_formation
 
 NOW = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)

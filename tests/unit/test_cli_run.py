@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from dynoform.builders.deployment import build_deployment
+from dynoform.api.sizes import BUILTIN, Catalog
 from dynoform.cli import logs, oneoff
 from dynoform.cli.dynos import Dyno
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef
-from dynoform.sizes import BUILTIN, Catalog
+from dynoform.core.builders.deployment import build_deployment
 from tests.factories import make_formation
 
 CATALOG = Catalog()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dynoform.compare import HASH_ANNOTATION, needs_apply, parse_quantity, stamp
+from dynoform.core.compare import HASH_ANNOTATION, needs_apply, parse_quantity, stamp
 
 
 def desired() -> dict[str, Any]:

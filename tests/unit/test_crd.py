@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from dynoform.crd import formation_crd, render
+from dynoform.api.crd import formation_crd, render
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 

@@ -12,8 +12,8 @@ import inspect
 
 import kopf
 
-import dynoform.handlers
-import dynoform.webhooks  # registers the admission handlers
+import dynoform.operator.handlers
+import dynoform.operator.webhooks  # registers the admission handlers
 
 
 def test_every_registered_handler_runs_on_the_event_loop() -> None:
@@ -24,4 +24,4 @@ def test_every_registered_handler_runs_on_the_event_loop() -> None:
     names = {h.fn.__name__ for h in handlers}
     assert {"configure", "formation_event", "admit_formation"} <= names
     assert [h.fn.__name__ for h in handlers if not inspect.iscoroutinefunction(h.fn)] == []
-    assert dynoform.handlers.formation_event in [h.fn for h in handlers]
+    assert dynoform.operator.handlers.formation_event in [h.fn for h in handlers]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dynoform import handlers
+from dynoform.operator import handlers
 
 
 def test_in_a_pod_the_operator_logs_in_at_the_address_the_kubelet_gives(

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from dynoform.api.v1alpha1 import Formation, is_valid_process_type
-from dynoform.status import scale_message, summary
+from dynoform.core.status import scale_message, summary
 from tests.factories import formation_body, make_formation
 
 
@@ -79,7 +79,7 @@ def test_process_type_names_are_short_dns_labels(name: str, ok: bool) -> None:
 def test_expected_kopf_errors_are_logged_at_their_level_and_real_errors_stay_errors() -> None:
     import logging
 
-    from dynoform.__main__ import ExpectedAreNotErrors
+    from dynoform.operator.main import ExpectedAreNotErrors
 
     def level_of(msg: str) -> str:
         record = logging.LogRecord("kopf", logging.ERROR, __file__, 1, msg, None, None)

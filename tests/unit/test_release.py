@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.conditions import find
+from dynoform.api.sizes import BUILTIN
 from dynoform.api.v1alpha1 import Formation, FormationStatus
-from dynoform.builders.release import build_release_job, release_job_name
-from dynoform.release import plan
-from dynoform.sizes import BUILTIN
-from dynoform.status import Phases, build_status, release_news
+from dynoform.core.builders.release import build_release_job, release_job_name
+from dynoform.core.release import plan
+from dynoform.core.status import Phases, build_status, release_news
 from tests.factories import make_formation
 
 SIZE = BUILTIN["standard-1x"]

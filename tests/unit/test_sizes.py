@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dynoform.api.sizes import BUILTIN, Catalog, SizeError, check
 from dynoform.api.v1alpha1 import DynoSizeSpec
-from dynoform.sizes import BUILTIN, Catalog, SizeError, check
 from tests.factories import make_formation
 
 

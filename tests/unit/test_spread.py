@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dynoform.spread import advice, zone_redundancy
+from dynoform.core.spread import advice, zone_redundancy
 from tests.factories import make_formation
 
 SHOP = make_formation(
@@ -89,7 +89,7 @@ def test_herokus_advice_names_a_single_web_dyno_and_critical_types() -> None:
 
 def test_redundancy_news_is_told_once_per_flip() -> None:
     from dynoform.api.v1alpha1 import FormationStatus
-    from dynoform.status import Observed, build_status, redundancy_news
+    from dynoform.core.status import Observed, build_status, redundancy_news
 
     applied = (True, "Applied", "")
     spread_ok = Observed({"web": ["a", "b", "c"], "worker": ["a", "b"]}, 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.conditions import find
-from dynoform.status import Observed, build_status
+from dynoform.core.status import Observed, build_status
 from tests.factories import make_formation
 
 APPLIED = (True, "Applied", "ok")

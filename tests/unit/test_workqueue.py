@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dynoform.workqueue import WorkQueue
+from dynoform.runtime.workqueue import WorkQueue
 
 
 def test_keys_added_soon_are_folded_into_one_reconcile_at_the_end_of_the_window() -> None:

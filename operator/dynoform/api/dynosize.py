@@ -1,6 +1,6 @@
 """DynoSize (part of the v1alpha1 API): a cluster-scoped dyno size, like a StorageClass.
 
-An admin adds sizes, or overrides a built-in one of the same name (dynoform.sizes holds Heroku's
+An admin adds sizes, or overrides a built-in one of the same name (dynoform.api.sizes holds Heroku's
 catalog); editing one rolls it out to every Formation that uses it.
 """
 

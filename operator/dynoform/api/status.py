@@ -1,6 +1,6 @@
 """The Formation's status (part of the v1alpha1 API): what the operator observed and did.
 
-Written only by the operator, through the status subresource; see dynoform.status for how it is
+Written only by the operator, through the status subresource; see dynoform.core.status for how it is
 computed and dynoform.api.conditions for the condition types and reasons.
 """
 

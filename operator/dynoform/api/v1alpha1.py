@@ -1,6 +1,6 @@
 """The dyno.dev/v1alpha1 API: Formation and DynoSize, as pydantic models.
 
-These models are the contract. The CRDs in crds/ are generated from them (dynoform.crd), the
+These models are the contract. The CRDs in crds/ are generated from them (dynoform.api.crd), the
 operator parses every object it reads through them, and the CLI builds its changes with them.
 Validation that Kubernetes can do at `kubectl apply` time is declared here too, as CEL rules
 (`x-kubernetes-validations`) beside the field they guard, with messages written for users.

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from dynoform.builders.meta import LABEL_SIZE, LABEL_TYPE
+from dynoform.api.labels import LABEL_SIZE, LABEL_TYPE
 from dynoform.cli.grammar import ONE_OFF, DynoRef
 
 LABEL_ONE_OFF = "dyno.dev/one-off"  # value: the one-off dyno's name, e.g. run.3

@@ -2,7 +2,7 @@
 
 Pure: a Formation and the requested changes in, the new spec out (or a CliError naming what is
 wrong). The checks are the server's own rules, run here first so the user gets Heroku's wording
-and nothing is written: the size catalog and its limits (`dynoform.sizes.check`, the same code
+and nothing is written: the size catalog and its limits (`dynoform.api.sizes.check`, the same code
 the operator and its admission webhook run), singletons, and the quantity bounds of the schema.
 The server checks again on write; the CLI relies on that too (a cluster may know sizes or rules
 this client does not).
@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dynoform.api.autoscaling import Autoscaling
+from dynoform.api.sizes import Catalog, SizeError, check
 from dynoform.api.v1alpha1 import (
     MAX_QUANTITY,
     SINGLETON_TYPES,
@@ -26,7 +27,6 @@ from dynoform.api.v1alpha1 import (
 )
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import ScaleChange, TypeRequest
-from dynoform.sizes import Catalog, SizeError, check
 
 
 def scale(

@@ -21,3 +21,11 @@ class UsageError(CliError):
     """The command line itself is wrong (a malformed argument, a missing flag)."""
 
     code = USAGE
+
+
+class AlreadyExists(CliError):
+    """A create found the name taken."""
+
+
+class NotFound(CliError):
+    """The object does not exist."""

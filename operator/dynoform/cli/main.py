@@ -16,14 +16,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from dynoform.cli.api import Api, Target, connect
 from dynoform.cli.commands import formation, history, ps, run, scale
 from dynoform.cli.commands.base import Context
 from dynoform.cli.edit import AutoscaleRequest
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef, parse_dyno_ref
+from dynoform.cli.target import Target, connect
+
+if TYPE_CHECKING:
+    from dynoform.cli.client import Api
 
 Handler = Callable[[Context, argparse.Namespace], int]
 

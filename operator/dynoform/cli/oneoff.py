@@ -1,9 +1,9 @@
 """One-off dynos (`dyno run`): their command, name and manifests (pure).
 
 A one-off dyno gets exactly the pod a formation dyno gets (image, config vars, envFrom, the
-size's resources and nodes, the restricted security context), because it is built by the same
-builder (`build_deployment`) for a process type `run` holding the one-off command; then what
-differs is set: it never restarts, it is not spread, `DYNO` is its Heroku name (`run.3`).
+size's resources and nodes, the restricted security context): the API's dyno pod
+(dynoform.api.dyno) of a process type `run` holding the one-off command, run once; then what
+differs is set: `DYNO` is its Heroku name (`run.3`), and an attached one has stdin and a TTY.
 
 It is not part of the formation (Heroku: "neither a part of your formation, nor affect it in any
 way"): it carries no `dyno.dev/process-type` label, so no Deployment, Service or PDB selects it,
@@ -22,13 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynoform.api.dyno import run_once_pod
+from dynoform.api.labels import LABEL_FORMATION, LABEL_MANAGED_BY, LABEL_SIZE
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import API_VERSION, Formation, ProcessType
-from dynoform.builders.deployment import build_deployment
-from dynoform.builders.meta import LABEL_FORMATION, LABEL_MANAGED_BY, LABEL_SIZE
 from dynoform.cli.dynos import LABEL_ONE_OFF
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import ONE_OFF
-from dynoform.sizes import Catalog
 
 RUN_TTL_SECONDS = 3600  # How long a finished detached run (and its logs) stays.
 CONTAINER = ONE_OFF
@@ -108,12 +108,7 @@ def pod_spec(
             f"{', '.join(catalog.names())}."
         )
     proc = ProcessType(command=request.command, size=request.size, quantity=1, env=request.env)
-    as_type = formation.model_copy(
-        update={"spec": formation.spec.model_copy(update={"processes": {ONE_OFF: proc}})}
-    )
-    pod: dict[str, Any] = build_deployment(as_type, ONE_OFF, size)["spec"]["template"]["spec"]
-    pod.pop("topologySpreadConstraints", None)
-    pod["restartPolicy"] = "Never"
+    pod = run_once_pod(formation, ONE_OFF, proc, size)
     container = pod["containers"][0]
     container["env"] = [_dyno_var(e, number) for e in container["env"]]
     if not request.detached:

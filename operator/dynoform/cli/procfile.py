@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dynoform.api.sizes import BUILTIN
 from dynoform.api.v1alpha1 import (
     API_VERSION,
     NAME_MAX,
@@ -25,7 +26,6 @@ from dynoform.api.v1alpha1 import (
     is_valid_process_type,
 )
 from dynoform.cli.errors import CliError
-from dynoform.sizes import BUILTIN
 
 LINE_RE = re.compile(r"^\s*([^\s:]+)\s*:\s*(.*?)\s*$")
 

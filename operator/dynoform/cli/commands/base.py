@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from dynoform.cli.api import Api, Target, connect
 from dynoform.cli.errors import UsageError
+from dynoform.cli.target import Target, connect
+
+if TYPE_CHECKING:
+    from dynoform.cli.client import Api
 
 APP_ENV = "DYNO_APP"  # as HEROKU_APP: the app when -a is not given
 

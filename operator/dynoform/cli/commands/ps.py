@@ -8,15 +8,19 @@ Heroku, dynos of a scaled type come back, and the output says how to stop them f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dynoform.api.labels import child_name
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
-from dynoform.builders.meta import child_name
 from dynoform.cli import dynos as dy
 from dynoform.cli import render
-from dynoform.cli.api import Api
 from dynoform.cli.commands.base import Context, action
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import ONE_OFF, DynoRef
-from dynoform.sizes import Catalog
+
+if TYPE_CHECKING:
+    from dynoform.cli.client import Api
 
 
 def app_dynos(api: Api, app: str) -> list[dy.Dyno]:

@@ -12,18 +12,20 @@ import queue
 import signal
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import DEFAULT_SIZE, Formation
 from dynoform.cli import logs as lg
 from dynoform.cli import oneoff, render
-from dynoform.cli.api import AlreadyExists, Api
 from dynoform.cli.commands.base import Context, action
 from dynoform.cli.commands.ps import app_dynos
 from dynoform.cli.dynos import LABEL_ONE_OFF, Dyno
-from dynoform.cli.errors import CliError, UsageError
+from dynoform.cli.errors import AlreadyExists, CliError, UsageError
 from dynoform.cli.grammar import ONE_OFF, DynoRef, parse_env
-from dynoform.sizes import Catalog
+
+if TYPE_CHECKING:
+    from dynoform.cli.client import Api
 
 START_TIMEOUT = 300.0  # seconds an attached run may take to start (image pull included)
 CREATE_ATTEMPTS = 5

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
 from dynoform.cli import edit, render
 from dynoform.cli.commands.base import Context, action
 from dynoform.cli.grammar import parse_scale, parse_type
-from dynoform.sizes import Catalog
 
 
 def ps_scale(ctx: Context, args: list[str]) -> int:

@@ -11,7 +11,7 @@ One call, not a validating and a mutating webhook: every webhook call costs a `d
 the mutations that may follow it, so the chart registers it with `reinvocationPolicy: IfNeeded`:
 if a later mutating webhook changes the Formation, this one is called again and judges the
 final object. It also runs before the CRD's schema and CEL rules: a body that does not parse
-is left to them (dynoform.admission.refusal). What still slips past (a webhook down: failure
+is left to them (dynoform.core.admission.refusal). What still slips past (a webhook down: failure
 policy Ignore) the operator refuses when it reconciles, as before.
 
 Failure policy: Ignore, and the configuration persists while the operator is down. An operator
@@ -28,10 +28,10 @@ from typing import Any
 
 import kopf
 
-from dynoform.admission import refusal, stamp
+from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.controller import Controller
-from dynoform.sizes import Catalog
+from dynoform.core.admission import refusal, stamp
+from dynoform.operator.controller import Controller
 
 # The DynoSize cache must be loaded to judge custom sizes; past this, answer with what we have.
 SYNC_TIMEOUT = 5.0

@@ -21,14 +21,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from dynoform.api import conditions as c
-from dynoform.builders.meta import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
-from dynoform.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
-from dynoform.election import Election
-from dynoform.kube import OPTIONAL_KINDS, RESOURCES, Kube, trim
-from dynoform.reconcile import Reconciler
-from dynoform.workqueue import WorkQueue
+from dynoform.api.labels import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
+from dynoform.operator.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
+from dynoform.operator.reconcile import Reconciler
+from dynoform.runtime.election import Election
+from dynoform.runtime.kube import OPTIONAL_KINDS, RESOURCES, Kube, trim
+from dynoform.runtime.workqueue import WorkQueue
 
-log = logging.getLogger("dynoform.controller")
+log = logging.getLogger("dynoform.operator.controller")
 # A rollout's progress (a child's status, its pods) only changes the Formation's status: such
 # events are folded over this window into one reconcile, so status is written once per window
 # rather than once per dyno turning Ready. A change of a child's spec is handled at once.

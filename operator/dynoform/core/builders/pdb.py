@@ -8,7 +8,7 @@ An autoscaled type gets one when its autoscaler may run two or more.
 from __future__ import annotations
 
 from dynoform.api.v1alpha1 import Formation
-from dynoform.builders.meta import Manifest, metadata, selector
+from dynoform.core.builders.meta import Manifest, metadata, selector
 
 
 def build_pdb(formation: Formation, ptype: str) -> Manifest | None:

@@ -1,10 +1,10 @@
 """Admission decisions (pure): the catalog's rules at apply time, and who changed the formation.
 
-Served by the operator's webhooks (dynoform.handlers); the operator applies the same rules when
-it reconciles, so a cluster whose webhook is down or absent still never half-applies a bad
-formation. The audit stamp records the requesting user beside the formation it saw: the
-operator attributes a change only when the stamp matches what it reconciles, so a change made
-while the webhook was unreachable is never credited to the previous user.
+Served by the operator's webhook (dynoform.operator.webhooks); the operator applies the same rules
+when it reconciles, so a cluster whose webhook is down or absent still never half-applies a bad
+formation. The audit stamp records the requesting user beside the formation it saw: the operator
+attributes a change only when the stamp matches what it reconciles, so a change made while the
+webhook was unreachable is never credited to the previous user.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dynoform.api.sizes import Catalog, SizeError, check
 from dynoform.api.v1alpha1 import Formation
-from dynoform.sizes import Catalog, SizeError, check
-from dynoform.status import summary
+from dynoform.core.status import summary
 
 CHANGED_BY = "dyno.dev/changed-by"
 CHANGED_TO = "dyno.dev/changed-to"

@@ -15,8 +15,8 @@ import json
 from collections import defaultdict
 from typing import Any, NamedTuple
 
+from dynoform.api.labels import LABEL_FORMATION, LABEL_TYPE
 from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
-from dynoform.builders.meta import LABEL_FORMATION, LABEL_TYPE
 
 Key = tuple[str, str]  # (namespace, formation name)
 ChildKey = tuple[str, str]  # (kind, name)

@@ -1,8 +1,8 @@
 """The kinds dynoform reads and writes, and the permissions that go with them (no I/O).
 
-dynoform.kube, the only module that talks to the API, uses these (and re-exports them); the CLI
-uses the same classes, so one process never registers two classes for a kind. PERMISSIONS is
-what deploy/rbac.yaml and the Helm chart grant (tests/unit/test_rbac.py, test_chart_rbac.py).
+dynoform.runtime.kube, the only module that talks to the API, uses these (and re-exports them).
+PERMISSIONS is what deploy/rbac.yaml and the Helm chart grant (tests/unit/test_rbac.py,
+test_chart_rbac.py).
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
-from dynoform.builders.autoscaler import autoscaler_kind, build_autoscaler
-from dynoform.builders.deployment import build_deployment
-from dynoform.builders.meta import Manifest
-from dynoform.builders.pdb import build_pdb
-from dynoform.builders.service import build_service
+from dynoform.core.builders.autoscaler import autoscaler_kind, build_autoscaler
+from dynoform.core.builders.deployment import build_deployment
+from dynoform.core.builders.meta import Manifest
+from dynoform.core.builders.pdb import build_pdb
+from dynoform.core.builders.service import build_service
 
 
 def build_children(
@@ -17,7 +17,7 @@ def build_children(
 ) -> list[Manifest]:
     """Deployments, Services, PDBs and autoscalers for every process type, in a stable order.
 
-    `sizes` maps each process type to its resolved size (dynoform.sizes.check); `keda` says
+    `sizes` maps each process type to its resolved size (dynoform.api.sizes.check); `keda` says
     whether the cluster has KEDA's ScaledObject (queue targets need it).
     """
     children: list[Manifest] = []

@@ -4,7 +4,7 @@ It compares the desired children with the cached observed ones and writes only a
 so a resync or a restart over a converged cluster writes nothing. Status is written only when
 it changed, with the Events that go with the change. The caches belong to the Controller.
 
-Two phases shape what is desired: the release phase (dynoform.release) decides the image the
+Two phases shape what is desired: the release phase (dynoform.core.release) decides the image the
 Deployments run and whether a release Job is due, and an autoscaled type's Deployment leaves
 its replicas to the autoscaler, handed over without a reset (`_hand_over`).
 """
@@ -17,19 +17,17 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from dynoform import release, scaling
-from dynoform.admission import changed_by
 from dynoform.api import conditions as c
+from dynoform.api.labels import LABEL_TYPE, child_name
+from dynoform.api.sizes import Catalog, SizeError, check, check_release
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, describe
-from dynoform.builders.autoscaler import autoscaler_kind
-from dynoform.builders.formation import build_children
-from dynoform.builders.meta import LABEL_TYPE, child_name
-from dynoform.builders.release import release_job_name
-from dynoform.cache import Cache, ChildKey, Key, Obj, child_key, key_of, name_of
-from dynoform.compare import needs_apply, owns_replicas, stamp
-from dynoform.kube import FIELD_MANAGER, Kube, KubeError, NotFound
-from dynoform.sizes import Catalog, SizeError, check, check_release
-from dynoform.status import (
+from dynoform.core import release, scaling
+from dynoform.core.admission import changed_by
+from dynoform.core.builders.autoscaler import autoscaler_kind
+from dynoform.core.builders.formation import build_children
+from dynoform.core.builders.release import release_job_name
+from dynoform.core.compare import needs_apply, owns_replicas, stamp
+from dynoform.core.status import (
     Observed,
     Phases,
     build_status,
@@ -37,8 +35,10 @@ from dynoform.status import (
     release_news,
     scale_message,
 )
+from dynoform.operator.cache import Cache, ChildKey, Key, Obj, child_key, key_of, name_of
+from dynoform.runtime.kube import FIELD_MANAGER, Kube, KubeError, NotFound
 
-log = logging.getLogger("dynoform.reconcile")
+log = logging.getLogger("dynoform.operator.reconcile")
 
 
 class NameConflict(Exception):

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynoform.api import conditions as c
+from dynoform.api.labels import child_name
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
-from dynoform.builders.meta import Manifest, child_name
-from dynoform.builders.release import build_release_job, release_job_name
+from dynoform.core.builders.meta import Manifest
+from dynoform.core.builders.release import build_release_job, release_job_name
 
 Verdict = tuple[bool, str, str]  # (ok, reason, message)
 Children = Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> observed object
@@ -47,7 +48,7 @@ class ReleasePlan:
 def plan(
     formation: Formation, children: Children, size: DynoSizeSpec | None, logs: str = ""
 ) -> ReleasePlan:
-    """`size`: spec.release.size, resolved (dynoform.sizes.check_release); `logs`: how the
+    """`size`: spec.release.size, resolved (dynoform.api.sizes.check_release); `logs`: how the
     release Job's pod ended when it failed (`exit N:` and the last lines of its log)."""
     spec = formation.spec
     target = spec.image

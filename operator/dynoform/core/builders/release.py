@@ -16,16 +16,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from dynoform.api.dyno import run_once_pod
+from dynoform.api.labels import LABEL_FORMATION, LABEL_MANAGED_BY, LABEL_SIZE, MANAGED_BY
 from dynoform.api.v1alpha1 import RELEASE, DynoSizeSpec, Formation, ProcessType
-from dynoform.builders.deployment import build_deployment
-from dynoform.builders.meta import (
-    LABEL_FORMATION,
-    LABEL_MANAGED_BY,
-    LABEL_SIZE,
-    MANAGED_BY,
-    Manifest,
-    owner_reference,
-)
+from dynoform.core.builders.meta import Manifest, owner_reference
 
 RELEASE_TIMEOUT_SECONDS = 3600  # Heroku: a release phase that runs longer than an hour fails.
 LABEL_RELEASE = "dyno.dev/release"  # value: the image digest of the Job's name
@@ -83,12 +77,7 @@ def _pod(formation: Formation, size: DynoSizeSpec) -> dict[str, Any]:
     release = formation.spec.release
     assert release is not None
     proc = ProcessType(command=release.command, size=release.size)
-    as_type = formation.model_copy(
-        update={"spec": formation.spec.model_copy(update={"processes": {RELEASE: proc}})}
-    )
-    pod: dict[str, Any] = build_deployment(as_type, RELEASE, size)["spec"]["template"]["spec"]
-    pod.pop("topologySpreadConstraints", None)
-    pod["restartPolicy"] = "Never"
+    pod = run_once_pod(formation, RELEASE, proc, size)
     # A failed command's last log lines become its termination message (80 lines, 2 KB at
     # most), which the operator reads from the pod it watches anyway and puts in status.
     pod["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"

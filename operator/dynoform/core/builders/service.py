@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dynoform.api.v1alpha1 import Formation
-from dynoform.builders.meta import Manifest, metadata, selector
+from dynoform.core.builders.meta import Manifest, metadata, selector
 
 
 def build_service(formation: Formation, ptype: str) -> Manifest | None:

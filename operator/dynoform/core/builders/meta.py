@@ -1,24 +1,20 @@
-"""Names, labels and owner references shared by every child of a Formation."""
+"""Labels, metadata and owner references of every child of a Formation (the names are the
+API's: dynoform.api.labels)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dynoform.api.labels import (
+    LABEL_FORMATION,
+    LABEL_MANAGED_BY,
+    LABEL_TYPE,
+    MANAGED_BY,
+    child_name,
+)
 from dynoform.api.v1alpha1 import API_VERSION, Formation
 
-MANAGED_BY = "dynoform"
-LABEL_FORMATION = "dyno.dev/formation"
-LABEL_TYPE = "dyno.dev/process-type"
-LABEL_SIZE = "dyno.dev/size"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-# The label selector every watch of our children uses (filtered server-side).
-CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
-
 Manifest = dict[str, Any]
-
-
-def child_name(formation: Formation, ptype: str) -> str:
-    return f"{formation.name}-{ptype}"
 
 
 def selector(formation: Formation, ptype: str) -> dict[str, str]:

@@ -31,21 +31,21 @@ from lightkube.core.exceptions import ApiError
 from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.resources import CLUSTER_SCOPED as CLUSTER_SCOPED
-from dynoform.resources import LEADER_ELECTION_PERMISSIONS as LEADER_ELECTION_PERMISSIONS
-from dynoform.resources import LOCAL_WEBHOOK_PERMISSIONS as LOCAL_WEBHOOK_PERMISSIONS
-from dynoform.resources import OPTIONAL_KINDS as OPTIONAL_KINDS
-from dynoform.resources import PERMISSIONS as PERMISSIONS
-from dynoform.resources import RESOURCES as RESOURCES
-from dynoform.resources import WATCHED as WATCHED
-from dynoform.resources import CrdResource as CrdResource
-from dynoform.resources import DynoSizeResource as DynoSizeResource
-from dynoform.resources import EventResource as EventResource
-from dynoform.resources import FormationResource as FormationResource
-from dynoform.resources import LeaseResource as LeaseResource
-from dynoform.resources import generic as generic
+from dynoform.runtime.resources import CLUSTER_SCOPED as CLUSTER_SCOPED
+from dynoform.runtime.resources import LEADER_ELECTION_PERMISSIONS as LEADER_ELECTION_PERMISSIONS
+from dynoform.runtime.resources import LOCAL_WEBHOOK_PERMISSIONS as LOCAL_WEBHOOK_PERMISSIONS
+from dynoform.runtime.resources import OPTIONAL_KINDS as OPTIONAL_KINDS
+from dynoform.runtime.resources import PERMISSIONS as PERMISSIONS
+from dynoform.runtime.resources import RESOURCES as RESOURCES
+from dynoform.runtime.resources import WATCHED as WATCHED
+from dynoform.runtime.resources import CrdResource as CrdResource
+from dynoform.runtime.resources import DynoSizeResource as DynoSizeResource
+from dynoform.runtime.resources import EventResource as EventResource
+from dynoform.runtime.resources import FormationResource as FormationResource
+from dynoform.runtime.resources import LeaseResource as LeaseResource
+from dynoform.runtime.resources import generic as generic
 
-log = logging.getLogger("dynoform.kube")
+log = logging.getLogger("dynoform.runtime.kube")
 
 FIELD_MANAGER = "dynoform"
 # Holds a Deployment's replicas between our letting go and its autoscaler's first write.

@@ -2,7 +2,7 @@
 for a queue target (pure).
 
 Either one owns the Deployment's replicas while it exists; the Deployment's body then leaves them
-out (builders.deployment), and the reconcile hands them over (dynoform.reconcile). KEDA's
+out (builders.deployment), and the reconcile hands them over (dynoform.operator.reconcile). KEDA's
 ScaledObject makes an HPA of its own, so a type never gets both.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.autoscaling import HPA, QUEUE_DEFAULT_METADATA, SCALED_OBJECT, Autoscaling
+from dynoform.api.labels import child_name
 from dynoform.api.v1alpha1 import Formation
-from dynoform.builders.meta import Manifest, child_name, metadata
+from dynoform.core.builders.meta import Manifest, metadata
 
 
 def autoscaler_kind(formation: Formation, ptype: str, keda: bool) -> str | None:

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynoform import spread
 from dynoform.api import conditions as c
 from dynoform.api.autoscaling import AutoscalerStatus
 from dynoform.api.v1alpha1 import (
@@ -23,6 +22,7 @@ from dynoform.api.v1alpha1 import (
     FormationStatus,
     ProcessStatus,
 )
+from dynoform.core import spread
 
 Verdict = tuple[bool, str, str]  # (ok, reason, message)
 
@@ -32,8 +32,8 @@ class Phases:
     """What the release phase and the autoscalers add to status; None: not in play."""
 
     released_image: str | None = None
-    release: Verdict | None = None  # the Released condition (dynoform.release)
-    autoscaling: Verdict | None = None  # the Autoscaling condition (dynoform.scaling)
+    release: Verdict | None = None  # the Released condition (dynoform.core.release)
+    autoscaling: Verdict | None = None  # the Autoscaling condition (dynoform.core.scaling)
     autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
 
 

@@ -1,8 +1,9 @@
 """The dyno CLI's one door to Kubernetes: lightkube's sync Client (and `kubectl attach`).
 
 Nothing else in the CLI imports lightkube; API failures leave this module as CliErrors carrying
-the API server's own message. Resources are the operator's generic dict classes (dynoform.kube),
-so one process never registers two classes for a kind.
+the API server's own message. Objects are lightkube's generic dict classes; a kind another part
+of the same process (the tests) already registered is reused, as lightkube keeps one class per
+kind.
 
 Formation changes are optimistic: read the Formation, compute the new spec from what was read,
 and write a merge patch that carries the `metadata.resourceVersion` read, which the API server
@@ -22,55 +23,48 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 from lightkube import ApiError, Client, ConfigError, KubeConfig
+from lightkube.core.resource_registry import resource_registry
+from lightkube.generic_resource import Generic, create_global_resource, create_namespaced_resource
 from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 
-from dynoform.api.v1alpha1 import DynoSize, Formation
-from dynoform.builders.meta import CHILD_LABELS, LABEL_FORMATION
+from dynoform.api.labels import CHILD_LABELS, LABEL_FORMATION
+from dynoform.api.sizes import Catalog
+from dynoform.api.v1alpha1 import GROUP, VERSION, DynoSize, Formation
 from dynoform.cli.dynos import zone_of
-from dynoform.cli.errors import CliError
-from dynoform.kube import RESOURCES, DynoSizeResource, FormationResource, generic
-from dynoform.sizes import Catalog
+from dynoform.cli.errors import AlreadyExists, CliError, NotFound
+from dynoform.cli.target import Target
 
 log = logging.getLogger("dynoform.cli")
 
 FIELD_MANAGER = "dyno-cli"
 CONFLICT_ATTEMPTS = 50
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
+
+
+def generic(group: str, version: str, kind: str, plural: str, namespaced: bool = True) -> Any:
+    """A dict-based resource class (the one lightkube holds for the kind, if any)."""
+    known = resource_registry.get(f"{group}/{version}" if group else version, kind)
+    if known is not None and issubclass(known, Generic):
+        return known
+    create = create_namespaced_resource if namespaced else create_global_resource
+    return create(group, version, kind, plural)
+
+
+FormationResource = generic(GROUP, VERSION, "Formation", "formations")
+DynoSizeResource = generic(GROUP, VERSION, "DynoSize", "dynosizes", namespaced=False)
 KINDS: dict[str, Any] = {
     "Pod": generic("", "v1", "Pod", "pods"),
     "Job": generic("batch", "v1", "Job", "jobs"),
     "Node": generic("", "v1", "Node", "nodes", namespaced=False),
-    "Deployment": RESOURCES["Deployment"],
+    "Deployment": generic("apps", "v1", "Deployment", "deployments"),
 }
 
 Compute = Callable[[Formation], dict[str, Any]]
-
-
-class AlreadyExists(CliError):
-    """A create found the name taken."""
-
-
-class NotFound(CliError):
-    """The object does not exist."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Which cluster and namespace: the global options, as kubectl's."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-
-    def kubectl_flags(self) -> list[str]:
-        flags = ["--kubeconfig", self.kubeconfig] if self.kubeconfig else []
-        return flags + (["--context", self.context] if self.context else [])
 
 
 def connect(target: Target) -> Api:
@@ -87,9 +81,9 @@ def connect(target: Target) -> Api:
 class Api:
     """The requests the CLI makes, in the namespace of the target."""
 
-    def __init__(self, client: Client, target: Target = Target()) -> None:
+    def __init__(self, client: Client, target: Target | None = None) -> None:
         self.client = client
-        self.target = target
+        self.target = target = target or Target()
         self.namespace: str = target.namespace or client.namespace
 
     # -- Formations and sizes ---------------------------------------------------------------

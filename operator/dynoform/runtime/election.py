@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from dynoform.kube import Kube, KubeError
+from dynoform.runtime.kube import Kube, KubeError
 
-log = logging.getLogger("dynoform.election")
+log = logging.getLogger("dynoform.runtime.election")
 
 LEASE_SECONDS = 10
 RENEW_DEADLINE = 7.0

@@ -1,55 +1,24 @@
-"""Formation + process type -> Deployment (pure).
+"""What a dyno is, as a pod: the contract every dyno shares (formation, one-off, release).
 
 Heroku semantics carried over: the command runs through a shell as a Procfile line does; a 30 s
 grace between SIGTERM and SIGKILL; `DYNO` names the dyno (the pod's name, which is how Heroku's
-Fir generation names dynos too); `PORT` is given to processes that listen. Singletons use the
-Recreate strategy so two never run at once during a rollout.
+Fir generation names dynos too; a one-off gets `run.N`); `DYNO_TYPE` and `DYNO_SIZE`; `PORT` is
+given to processes that listen; the app's config vars, then the type's own. Every dyno gets the
+restricted security context and its size's resources and nodes. The operator wraps this in
+Deployments and the release Job; the CLI in one-off pods.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
-from dynoform.builders.meta import LABEL_SIZE, Manifest, labels, metadata, selector
+from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, ProcessType
 
 GRACE_SECONDS = 30  # Heroku: SIGTERM, then SIGKILL 30 seconds later.
-ZONE = "topology.kubernetes.io/zone"
-HOST = "kubernetes.io/hostname"
 
 
-def build_deployment(
-    formation: Formation, ptype: str, size: DynoSizeSpec, autoscaled: bool = False
-) -> Manifest:
-    """`autoscaled`: an autoscaler owns the replicas, so the body leaves them out (a server-side
-    apply that set them would take them back from it on every change)."""
-    spec = formation.spec
-    singleton = spec.is_singleton(ptype)
-    pod_labels = {**labels(formation, ptype), LABEL_SIZE: spec.processes[ptype].size}
-    body: dict[str, Any] = {
-        "revisionHistoryLimit": 5,
-        "selector": {"matchLabels": selector(formation, ptype)},
-        "strategy": _strategy(singleton),
-        "template": {"metadata": {"labels": pod_labels}, "spec": _pod(formation, ptype, size)},
-    }
-    if not autoscaled:
-        body = {"replicas": spec.quantity_of(ptype), **body}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(formation, ptype),
-        "spec": body,
-    }
-
-
-def _strategy(singleton: bool) -> dict[str, Any]:
-    if singleton:
-        return {"type": "Recreate"}
-    # Surge first, so a rollout never drops below the declared quantity.
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
-
-
-def _pod(formation: Formation, ptype: str, size: DynoSizeSpec) -> dict[str, Any]:
+def dyno_pod(formation: Formation, ptype: str, size: DynoSizeSpec) -> dict[str, Any]:
+    """The pod spec of a dyno of `ptype` (a formation type, `run` or `release`) of `size`."""
     spec = formation.spec
     pod: dict[str, Any] = {
         "terminationGracePeriodSeconds": GRACE_SECONDS,
@@ -57,10 +26,6 @@ def _pod(formation: Formation, ptype: str, size: DynoSizeSpec) -> dict[str, Any]
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": _pod_security(formation),
-        "topologySpreadConstraints": [
-            _spread(formation, ptype, ZONE),
-            _spread(formation, ptype, HOST),
-        ],
         "containers": [_container(formation, ptype, size)],
     }
     if spec.image_pull_secrets:
@@ -72,20 +37,14 @@ def _pod(formation: Formation, ptype: str, size: DynoSizeSpec) -> dict[str, Any]
     return pod
 
 
-def _spread(formation: Formation, ptype: str, key: str) -> dict[str, Any]:
-    return {
-        "maxSkew": 1,
-        "topologyKey": key,
-        "whenUnsatisfiable": formation.spec.spread.when_unsatisfiable,
-        "labelSelector": {"matchLabels": selector(formation, ptype)},
-        # Spread each rollout's pods on their own, so old pods do not skew the new ones.
-        "matchLabelKeys": ["pod-template-hash"],
-        # Count only nodes a dyno may run on. The default (Ignore) counts tainted nodes too,
-        # such as control-plane nodes or another size's dedicated pool: each is a host with no
-        # dyno, and under DoNotSchedule that caps every other host at one dyno per type.
-        # https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
-        "nodeTaintsPolicy": "Honor",
-    }
+def run_once_pod(
+    formation: Formation, ptype: str, proc: ProcessType, size: DynoSizeSpec
+) -> dict[str, Any]:
+    """A dyno that runs once (a one-off `run`, the `release` command): the pod of a formation
+    dyno of a type that holds `proc`, never restarted."""
+    spec = formation.spec.model_copy(update={"processes": {ptype: proc}})
+    pod = dyno_pod(formation.model_copy(update={"spec": spec}), ptype, size)
+    return {**pod, "restartPolicy": "Never"}
 
 
 def _pod_security(formation: Formation) -> dict[str, Any]:

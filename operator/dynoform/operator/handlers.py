@@ -3,7 +3,7 @@
 Only low-level `on.event` handlers are used, on Formations: they persist nothing, so kopf writes
 nothing on Formations (no finalizer, no last-handled-configuration annotation) and an operator
 that is down never blocks a deletion. Children and DynoSizes are watched by the Controller's own
-informers (dynoform.kube), which tell exactly when their initial listing has loaded.
+informers (dynoform.runtime.kube), which tell exactly when their initial listing has loaded.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 import kopf
 
-from dynoform import tls
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.controller import Controller
-from dynoform.election import Election
-from dynoform.kube import Kube
+from dynoform.operator import tls
+from dynoform.operator.controller import Controller
+from dynoform.runtime.election import Election
+from dynoform.runtime.kube import Kube
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

@@ -1,0 +1,23 @@
+"""Names shared by the operator, the CLI and the chart: labels and the names of children.
+
+Every child of a Formation is named `<formation>-<type>` and carries these labels; clients
+select a Formation's dynos by them (the CLI's `ps`, `logs`, `run`), and the operator watches only
+what carries its managed-by label. Changing one is an API change.
+"""
+
+from __future__ import annotations
+
+from dynoform.api.v1alpha1 import Formation
+
+MANAGED_BY = "dynoform"
+LABEL_FORMATION = "dyno.dev/formation"
+LABEL_TYPE = "dyno.dev/process-type"
+LABEL_SIZE = "dyno.dev/size"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# The label selector every watch of our children uses (filtered server-side).
+CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def child_name(formation: Formation, ptype: str) -> str:
+    """`shop-web`: the Deployment (and Service, PDB, autoscaler) of a process type."""
+    return f"{formation.name}-{ptype}"
