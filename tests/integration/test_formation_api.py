@@ -24,7 +24,7 @@ AUTO = {"min": 1, "max": 2, "cpu": 50}
 REJECTED = [
     pytest.param(
         body_with(imagePullSecrets=[{"name": "regcred"}, {"name": "regcred"}]),
-        'spec.imagePullSecrets[1]: Duplicate value: map[string]interface {}{"name":"regcred"}',
+        'spec.imagePullSecrets[1]: Duplicate value: {"name":"regcred"}',
         id="an image pull secret named twice",
     ),
     pytest.param(
