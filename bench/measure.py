@@ -15,7 +15,7 @@ from typing import Any
 from lightkube import ALL_NS, AsyncClient
 
 from dynoform.api.labels import CHILD_LABELS
-from dynoform.runtime.kube import RESOURCES
+from dynoform.runtime.resources import RESOURCES
 
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 

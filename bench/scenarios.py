@@ -30,7 +30,7 @@ from bench import workload
 from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
 from dynoform.core.admission import CHANGED_BY
 from dynoform.runtime import kube
-from dynoform.runtime.kube import RESOURCES, FormationResource, generic
+from dynoform.runtime.resources import RESOURCES, FormationResource, generic
 from tests.audit import AuditLog
 from tests.kubehelp import condition
 from tests.operator_fixture import OPERATOR_USER, Operator

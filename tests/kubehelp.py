@@ -12,7 +12,7 @@ import yaml
 from lightkube import Client
 from lightkube.core.exceptions import ApiError
 
-from dynoform.runtime.kube import RESOURCES, EventResource, FormationResource, generic
+from dynoform.runtime.resources import RESOURCES, EventResource, FormationResource, generic
 
 T = TypeVar("T")
 

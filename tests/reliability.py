@@ -25,7 +25,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-from dynoform.runtime.kube import generic
+from dynoform.runtime.resources import generic
 from tests.audit import AuditLog, Write
 from tests.kubehelp import PDB, Deployment, Formation, Pod, Service, condition
 from tests.operator_fixture import OPERATOR_USER, Operator

@@ -16,7 +16,7 @@ from typing import Any
 from lightkube import Client
 from lightkube.types import PatchType
 
-from dynoform.runtime.kube import RESOURCES
+from dynoform.runtime.resources import RESOURCES
 from tests.audit import AuditLog
 from tests.integration.test_operator import create, deployment, patch_spec, wait_ready
 from tests.integration.test_writes import settled

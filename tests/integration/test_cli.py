@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from lightkube import Client
 
-from dynoform.runtime.kube import generic
+from dynoform.runtime.resources import generic
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, Formation, Pod, apply_yaml, condition, eventually, get
 

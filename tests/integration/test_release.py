@@ -14,7 +14,7 @@ from typing import Any
 from lightkube import Client
 from lightkube.types import PatchType
 
-from dynoform.runtime.kube import RESOURCES, generic
+from dynoform.runtime.resources import RESOURCES, generic
 from tests.audit import AuditLog
 from tests.integration.test_operator import create, wait_ready
 from tests.integration.test_writes import settled

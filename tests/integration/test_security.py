@@ -30,7 +30,7 @@ import yaml
 from lightkube import Client
 from lightkube.types import PatchType
 
-from dynoform.runtime.kube import (
+from dynoform.runtime.resources import (
     LEADER_ELECTION_PERMISSIONS,
     LOCAL_WEBHOOK_PERMISSIONS,
     PERMISSIONS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dynoform.runtime.kube import (
+from dynoform.runtime.resources import (
     LEADER_ELECTION_PERMISSIONS,
     LOCAL_WEBHOOK_PERMISSIONS,
     PERMISSIONS,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from dynoform.runtime.kube import LOCAL_WEBHOOK_PERMISSIONS, PERMISSIONS
+from dynoform.runtime.resources import LOCAL_WEBHOOK_PERMISSIONS, PERMISSIONS
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 

@@ -1,10 +1,11 @@
-"""The only module that talks to the Kubernetes API (lightkube's AsyncClient).
+"""The one door to the Kubernetes API: lightkube's AsyncClient, with retries and bounds.
 
-It owns: server-side apply under one field manager (forced: we own what we set), the hand-over
-of a Deployment's replicas to its autoscaler, deletes of pruned children, the status subresource
-(applied too, so keys we stop setting disappear), Events, and the informers that keep a
-label-scoped cache of our children. Nothing above it sees HTTP: API failures become KubeError
-subclasses.
+It owns the connection (lightkube's public config and client adapter, with the watch-safe
+transport of dynoform.runtime.watch), server-side apply under one field manager (forced: we own
+what we set), the hand-over of a Deployment's replicas to its autoscaler, deletes of pruned
+children, the status subresource (applied too, so keys we stop setting disappear), Events,
+Leases, and the informers (dynoform.runtime.watch) on that connection. Nothing above it sees
+HTTP: API failures become KubeError subclasses.
 
 Objects are handled as plain dicts (lightkube's generic resources are dict subclasses), which
 skips the typed-model parse and keeps the cache small; `managedFields`, often the largest part
@@ -20,30 +21,21 @@ import logging
 import os
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx2 as httpx  # lightkube 1.0's HTTP client
 import msgspec  # lightkube 1.0's JSON encoder
-from lightkube import ALL_NS, AsyncClient
+from lightkube import AsyncClient, KubeConfig
+from lightkube.config import client_adapter
+from lightkube.config.kubeconfig import SingleConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.runtime.resources import CLUSTER_SCOPED as CLUSTER_SCOPED
-from dynoform.runtime.resources import LEADER_ELECTION_PERMISSIONS as LEADER_ELECTION_PERMISSIONS
-from dynoform.runtime.resources import LOCAL_WEBHOOK_PERMISSIONS as LOCAL_WEBHOOK_PERMISSIONS
-from dynoform.runtime.resources import OPTIONAL_KINDS as OPTIONAL_KINDS
-from dynoform.runtime.resources import PERMISSIONS as PERMISSIONS
-from dynoform.runtime.resources import RESOURCES as RESOURCES
-from dynoform.runtime.resources import WATCHED as WATCHED
-from dynoform.runtime.resources import CrdResource as CrdResource
-from dynoform.runtime.resources import DynoSizeResource as DynoSizeResource
-from dynoform.runtime.resources import EventResource as EventResource
-from dynoform.runtime.resources import FormationResource as FormationResource
-from dynoform.runtime.resources import LeaseResource as LeaseResource
-from dynoform.runtime.resources import generic as generic
+from dynoform.runtime import watch
+from dynoform.runtime.resources import RESOURCES, EventResource, FormationResource, LeaseResource
 
 log = logging.getLogger("dynoform.runtime.kube")
 
@@ -69,41 +61,6 @@ def apply_body(body: dict[str, Any]) -> msgspec.Raw:
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     escaped = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return msgspec.Raw(escaped.encode())
-
-
-# Line breaks that JSON carries raw inside strings (the API server sends NEL so; LS and PS it
-# escapes, a proxy may not). httpx, under lightkube's watch, splits lines wherever Python's
-# str.splitlines does, so an object holding one cut its watch event in two: the watch failed
-# ("Input data was truncated") on every change of that object, and the informer relisted.
-_RAW_BREAKS = re.compile(b"\xc2\x85|\xe2\x80[\xa8\xa9]")
-
-
-class EscapedBreaks(httpx.AsyncByteStream):
-    """A watch stream with those breaks escaped (`\\u0085`): the same JSON, one event a line."""
-
-    def __init__(self, stream: httpx.AsyncByteStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        held = b""
-        async for chunk in self._stream:
-            data = held + chunk
-            keep = 2 if data.endswith(b"\xe2\x80") else int(data.endswith((b"\xc2", b"\xe2")))
-            data, held = data[: len(data) - keep], data[len(data) - keep :]
-            yield _RAW_BREAKS.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
-        if held:
-            yield held
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
-async def _escape_watch_breaks(response: httpx.Response) -> None:
-    """httpx event hook: watch streams (JSON lines, never compressed) get EscapedBreaks."""
-    watching = response.request.url.params.get("watch") in ("true", "1")
-    if watching and "content-encoding" not in response.headers:
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = EscapedBreaks(response.stream)
 
 
 class KubeError(Exception):
@@ -153,18 +110,63 @@ def _replicas_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return {**keep, "fieldsV1": {"f:spec": {"f:replicas": {}}}}
 
 
+def _config() -> SingleConfig:
+    """The kubeconfig's current context, or the pod's service account (as lightkube finds it)."""
+    config = KubeConfig.from_env().get()
+    if config is None or config.user is None:
+        raise KubeError("no cluster configured: neither a kubeconfig nor a service account")
+    return config
+
+
+def _transport(config: SingleConfig) -> Any:
+    """httpx's own transport with the cluster's TLS (lightkube's public verify_cluster), made
+    watch-safe: given as a transport, it is what each client uses for every request."""
+    assert config.user is not None
+    tls = client_adapter.verify_cluster(config.cluster, config.user, config.abs_file)
+    return watch.WatchSafeTransport(httpx.AsyncHTTPTransport(verify=tls))
+
+
 class Kube:
     """An API client with retries on transient errors and bounded concurrency."""
 
-    def __init__(self, client: AsyncClient | None = None, concurrency: int = CONCURRENCY) -> None:
-        self.client = client or AsyncClient(field_manager=FIELD_MANAGER)
-        # lightkube has no public way to reach its httpx client's hooks.
-        self.client._client._client.event_hooks["response"].append(_escape_watch_breaks)
+    def __init__(self, config: SingleConfig | None = None, concurrency: int = CONCURRENCY) -> None:
+        config = config or _config()
+        self.client = AsyncClient(config, field_manager=FIELD_MANAGER, transport=_transport(config))
+        # For the metadata informers: the same cluster, user and transport, as plain httpx.
+        params = client_adapter.ConnectionParams(transport=_transport(config))
+        self.http = client_adapter.AsyncClient(config, params)
         self._slots = asyncio.Semaphore(concurrency)
         self.writes = 0  # Requests that change state; the tests and benchmarks read it.
 
     async def close(self) -> None:
         await self.client.close()
+        await self.http.aclose()
+
+    async def inform(
+        self,
+        kind: str,
+        selector: dict[str, str],
+        replace: watch.Replace,
+        on_event: watch.OnEvent,
+        namespace: str | None = None,
+        shape: watch.Shape = trim,
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        """List then watch whole objects of `kind` forever (dynoform.runtime.watch.objects)."""
+        await watch.objects(
+            self.client, kind, selector, replace, on_event, namespace, shape, fields
+        )
+
+    async def inform_names(
+        self,
+        kind: str,
+        selector: str,
+        replace: watch.Replace,
+        on_event: watch.OnEvent,
+        namespace: str | None = None,
+    ) -> None:
+        """List then watch the metadata of `kind` forever (dynoform.runtime.watch.names)."""
+        await watch.names(self.http, kind, selector, replace, on_event, namespace)
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
         for attempt in range(attempts):
@@ -309,130 +311,6 @@ class Kube:
                 return False
             raise
         return True
-
-    async def inform(
-        self,
-        kind: str,
-        selector: dict[str, str],
-        replace: Callable[[str, list[dict[str, Any]]], None],
-        on_event: Callable[[str, dict[str, Any]], None],
-        namespace: str | None = None,
-        shape: Callable[[dict[str, Any]], dict[str, Any]] = trim,
-        fields: dict[str, str] | None = None,
-    ) -> None:
-        """List then watch `kind` forever, feeding a cache (`fields`: a field selector).
-
-        After each (re)list `replace(kind, objects)` gets the whole set, so objects deleted while
-        the watch was down are dropped too; then every watch event goes to `on_event`. Any
-        error (410 Gone included) re-lists after a short backoff.
-        """
-        res = WATCHED[kind]
-        # Cluster-scoped kinds take no namespace at all.
-        scope: dict[str, Any] = {} if kind in CLUSTER_SCOPED else {"namespace": namespace or ALL_NS}
-        if fields:
-            scope["fields"] = fields
-        labels: dict[str, Any] | None = dict(selector) if selector else None
-
-        async def once(listed: Callable[[], None]) -> None:
-            listing = self.client.list(res, labels=labels, chunk_size=500, **scope)
-            # List items carry no kind; watch events do. Give every object its kind.
-            replace(kind, [{**shape(o), "kind": kind} async for o in listing])
-            listed()
-            async for etype, obj in self.client.watch(
-                res, labels=labels, resource_version=listing.resourceVersion, **scope
-            ):
-                on_event(etype, shape(obj))
-
-        await self._forever(kind, once)
-
-    async def inform_names(
-        self,
-        kind: str,
-        selector: str,
-        replace: Callable[[str, list[dict[str, Any]]], None],
-        on_event: Callable[[str, dict[str, Any]], None],
-        namespace: str | None = None,
-    ) -> None:
-        """As `inform`, for the metadata of `kind` only (PartialObjectMetadata, as client-go's
-        metadata informers): who holds which name, without the objects' specs and statuses.
-        `selector` is a label selector string, e.g. "app.kubernetes.io/managed-by!=dynoform"."""
-        http = self.client._client._client  # lightkube's httpx client: its auth and TLS
-        scope = namespace or ALL_NS
-        url = self.client._client.prepare_request("list", res=WATCHED[kind], namespace=scope).url
-
-        async def once(listed: Callable[[], None]) -> None:
-            items: list[dict[str, Any]] = []
-            version, more = "", ""
-            while True:  # the listing, in pages
-                params = {"labelSelector": selector, "limit": "500"}
-                if more:
-                    params["continue"] = more
-                got = await http.get(url, params=params, headers={"Accept": _PARTIAL_LIST})
-                got.raise_for_status()
-                page = got.json()
-                items += page.get("items") or []
-                version, more = (
-                    page["metadata"]["resourceVersion"],
-                    page["metadata"].get("continue"),
-                )
-                if not more:
-                    break
-            replace(kind, [{**o, "kind": kind} for o in items])
-            listed()
-            while True:  # watches, each resumed where the last ended (the server ends them)
-                params = {
-                    "labelSelector": selector,
-                    "watch": "true",
-                    "resourceVersion": version,
-                    "timeoutSeconds": str(METADATA_WATCH_SECONDS),
-                }
-                timeout = httpx.Timeout(60.0, read=METADATA_WATCH_SECONDS + 30)
-                request = http.build_request(
-                    "GET", url, params=params, headers={"Accept": _PARTIAL}, timeout=timeout
-                )
-                response = await http.send(request, stream=True)
-                try:
-                    response.raise_for_status()
-                    async for line in response.aiter_lines():
-                        event = json.loads(line)
-                        if event["type"] == "ERROR":  # 410 Gone, mostly: list again
-                            raise KubeError(f"watch of {kind} names: {event['object']}")
-                        obj = event["object"]
-                        version = obj["metadata"]["resourceVersion"]
-                        if event["type"] != "BOOKMARK":
-                            on_event(event["type"], {**obj, "kind": kind})
-                finally:
-                    await response.aclose()
-
-        await self._forever(f"{kind} names", once)
-
-    async def _forever(
-        self, what: str, once: Callable[[Callable[[], None]], Awaitable[None]]
-    ) -> None:
-        """Run a list-then-watch again and again: any error (410 Gone included) lists again
-        after a backoff that a successful listing resets, so nothing missed while the watch was
-        down stays missed."""
-        failures = 0
-
-        def listed() -> None:
-            nonlocal failures
-            failures = 0
-
-        while True:
-            try:
-                await once(listed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                log.warning("Watch of %s failed, listing again: %s", what, exc)
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures) * random.uniform(0.8, 1.2))
-
-
-# client-go's metadata informers ask for these: the objects' metadata only, lists and events.
-_PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
-_PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-METADATA_WATCH_SECONDS = 300
 
 
 def _backoff(exc: Exception, attempt: int) -> float:

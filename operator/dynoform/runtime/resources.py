@@ -18,10 +18,13 @@ from lightkube.generic_resource import (
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
 
+_PATHS: dict[str, tuple[str, str, bool]] = {}  # kind -> (API root, plural, namespaced)
+
 
 def generic(group: str, version: str, kind: str, plural: str, namespaced: bool = True) -> Any:
     """A dict-based resource class; lightkube keeps one class per kind process-wide."""
     api_version = f"{group}/{version}" if group else version
+    _PATHS[kind] = (f"/apis/{api_version}" if group else f"/api/{version}", plural, namespaced)
     known = resource_registry.get(api_version, kind)
     if known is not None and issubclass(known, Generic):
         return known
@@ -62,6 +65,18 @@ WATCHED: dict[str, Any] = {
     "CustomResourceDefinition": CrdResource,
 }
 CLUSTER_SCOPED = frozenset({"DynoSize", "Node", "CustomResourceDefinition"})
+
+
+def api_path(kind: str, namespace: str | None = None) -> str:
+    """The collection's path: `/apis/apps/v1/namespaces/NS/deployments`, or across every
+    namespace (None) `/apis/apps/v1/deployments`."""
+    root, plural, namespaced = _PATHS[kind]
+    return (
+        f"{root}/namespaces/{namespace}/{plural}"
+        if namespaced and namespace
+        else f"{root}/{plural}"
+    )
+
 
 # Every (API group, resource) -> verbs this process uses: ours above, kopf's below. The RBAC in
 # deploy/rbac.yaml must grant exactly these; the Helm chart grants them less
