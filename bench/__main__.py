@@ -22,10 +22,10 @@ from lightkube import AsyncClient
 from bench import report, scenarios, webhooks
 from bench.measure import until
 from bench.scenarios import Figures
+from localcluster.audit import AuditLog
 from localcluster.cluster import LocalCluster
 from localcluster.nodes import default_nodes
-from tests.audit import AuditLog
-from tests.operator_fixture import OPERATOR_USER, ROOT, Operator
+from localcluster.operator import OPERATOR_USER, ROOT, Operator
 
 # Room for 1000 Formations' 4000 pods of standard-1x (fake nodes cost nothing).
 BIG = (("cpu", "512"), ("memory", "4Ti"), ("pods", "1000"), ("ephemeral-storage", "10Ti"))

@@ -31,9 +31,8 @@ from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
 from dynoform.core.admission import CHANGED_BY
 from dynoform.runtime import kube
 from dynoform.runtime.resources import RESOURCES, FormationResource, generic
-from tests.audit import AuditLog
-from tests.kubehelp import condition
-from tests.operator_fixture import OPERATOR_USER, Operator
+from localcluster.audit import AuditLog
+from localcluster.operator import OPERATOR_USER, Operator
 
 Pod = generic("", "v1", "Pod", "pods")
 CONCURRENCY = kube.CONCURRENCY  # the operator's requests in flight at most
@@ -169,8 +168,8 @@ def _ready(formation: dict[str, Any]) -> bool:
     status = formation.get("status") or {}
     if status.get("observedGeneration") != formation["metadata"].get("generation"):
         return False
-    ready = condition(formation, "Ready")
-    return ready is not None and ready["status"] == "True"
+    conditions = status.get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 async def scale_latency(

@@ -26,9 +26,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from dynoform.runtime.resources import generic
-from tests.audit import AuditLog, Write
+from localcluster.audit import AuditLog, Write
+from localcluster.operator import OPERATOR_USER, Operator
 from tests.kubehelp import PDB, Deployment, Formation, Pod, Service, condition
-from tests.operator_fixture import OPERATOR_USER, Operator
 
 ReplicaSet = generic("apps", "v1", "ReplicaSet", "replicasets")
 KINDS = {"Deployment": Deployment, "Service": Service, "PodDisruptionBudget": PDB}

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.operator_fixture import ROOT
+from localcluster.operator import ROOT
 
 
 def test_the_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.operator_fixture import ROOT
+from localcluster.operator import ROOT
 
 BIN = Path(sys.executable).parent
 

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from localcluster.operator import ROOT
 from localcluster.processes import free_port
-from tests.operator_fixture import ROOT
 
 
 def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> None:

@@ -32,9 +32,10 @@ from lupa import lua51
 
 from localcluster import binaries
 from localcluster.cluster import LocalCluster
+from localcluster.operator import ROOT
+from localcluster.processes import free_port
 from tests.factories import formation_body
 from tests.kubehelp import eventually
-from tests.operator_fixture import ROOT, _free_port
 from tests.unit.test_chart_render import CHART
 
 RELEASE, RELEASE_NS = "dynoform", "dynoform-system"
@@ -73,7 +74,7 @@ class SourceOperator:
     chart's leader-election flags (the Deployment's `$(POD_NAMESPACE)` is the release's)."""
 
     def __init__(self, kubeconfig: Path, log: Path, *flags: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
         argv = [
             sys.executable, "-m", "dynoform", "--resync", "2", "--leader-elect",

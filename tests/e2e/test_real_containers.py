@@ -27,8 +27,8 @@ import pytest
 
 from localcluster import netns, node
 from localcluster.cluster import LocalCluster
+from localcluster.operator import ROOT
 from localcluster.pytest_plugin import ClusterHandle
-from tests.operator_fixture import ROOT
 
 RELEASE, NS = "dynoform", "dynoform-system"
 VALUES = ROOT / "charts" / "dynoform" / "ci" / "local-cluster-values.yaml"

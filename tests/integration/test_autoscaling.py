@@ -17,7 +17,8 @@ from lightkube import Client
 from lightkube.types import PatchType
 
 from dynoform.runtime.resources import RESOURCES
-from tests.audit import AuditLog
+from localcluster.audit import AuditLog
+from localcluster.operator import OPERATOR_USER
 from tests.integration.test_operator import create, deployment, patch_spec, wait_ready
 from tests.integration.test_writes import settled
 from tests.kubehelp import (
@@ -30,7 +31,6 @@ from tests.kubehelp import (
     get,
     names,
 )
-from tests.operator_fixture import OPERATOR_USER
 
 HPA = RESOURCES["HorizontalPodAutoscaler"]
 HPA_MANAGER = "horizontal-pod-autoscaler"

@@ -29,12 +29,12 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
-from tests.audit import AuditLog
+from localcluster.audit import AuditLog
+from localcluster.operator import OPERATOR_USER, Operator
 from tests.chaos import Budget
 from tests.factories import formation_body
 from tests.integration.test_leader_election import leader, replicas  # noqa: F401
 from tests.kubehelp import Deployment, Formation, eventually, get
-from tests.operator_fixture import OPERATOR_USER, Operator
 from tests.reliability import (
     Figures,
     create_all,

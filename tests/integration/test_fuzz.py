@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lightkube import Client
 
+from localcluster.operator import Operator
 from tests.chaos import Budget
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, condition, eventually, get
-from tests.operator_fixture import Operator
 from tests.reliability import (
     Figures,
     Snapshot,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from lightkube import Client
 
+from localcluster.operator import OPERATOR_USER, Operator
 from tests.integration.test_operator import create, deployment, patch_spec, wait_ready
 from tests.kubehelp import eventually
-from tests.operator_fixture import OPERATOR_USER, Operator
 
 TAKEOVER_TARGET = 15.0
 

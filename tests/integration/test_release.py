@@ -15,11 +15,11 @@ from lightkube import Client
 from lightkube.types import PatchType
 
 from dynoform.runtime.resources import RESOURCES, generic
-from tests.audit import AuditLog
+from localcluster.audit import AuditLog
+from localcluster.operator import OPERATOR_USER
 from tests.integration.test_operator import create, wait_ready
 from tests.integration.test_writes import settled
 from tests.kubehelp import Deployment, Formation, condition, events_for, eventually, get, names
-from tests.operator_fixture import OPERATOR_USER
 
 Job = RESOURCES["Job"]
 ReplicaSet = generic("apps", "v1", "ReplicaSet", "replicasets")

@@ -35,7 +35,7 @@ from dynoform.runtime.resources import (
     LOCAL_WEBHOOK_PERMISSIONS,
     PERMISSIONS,
 )
-from tests.audit import AuditLog
+from localcluster.audit import AuditLog
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, Formation, apply_yaml, condition, eventually, get, names
 from tests.reliability import (

@@ -9,10 +9,10 @@ import time
 
 from lightkube import Client
 
-from tests.audit import AuditLog
+from localcluster.audit import AuditLog
+from localcluster.operator import OPERATOR_USER
 from tests.integration.test_operator import create, wait_ready
 from tests.kubehelp import Deployment, eventually, names
-from tests.operator_fixture import OPERATOR_USER
 
 
 def settled(audit: AuditLog, namespace: str, quiet: float = 1.5) -> None:

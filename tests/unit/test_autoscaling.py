@@ -15,7 +15,7 @@ from dynoform.core.builders.formation import build_children
 from dynoform.core.compare import owns_replicas
 from dynoform.core.scaling import autoscaler_status, verdict
 from dynoform.core.status import Observed, Phases, build_status, summary
-from dynoform.runtime.kube import trim
+from dynoform.runtime.wire import trim
 from tests.factories import make_formation
 
 APPLIED = (True, "Applied", "ok")

@@ -16,8 +16,8 @@ import httpx2 as httpx
 import pytest
 import yaml
 
-from dynoform.runtime.kube import apply_body
 from dynoform.runtime.watch import EscapedBreaks
+from dynoform.runtime.wire import apply_body
 
 # Every character JSON carries raw but YAML refuses or folds raw, and neighbours it accepts.
 AWKWARD = "".join(map(chr, range(0x7F, 0xA1))) + "\u2028\u2029\ufffe\uffff\ufffd\x00\x05\t\n\r 🚀ü"

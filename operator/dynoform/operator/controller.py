@@ -25,8 +25,9 @@ from dynoform.api.labels import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
 from dynoform.operator.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
 from dynoform.operator.reconcile import Reconciler
 from dynoform.runtime.election import Election
-from dynoform.runtime.kube import Kube, trim
+from dynoform.runtime.kube import Kube
 from dynoform.runtime.resources import OPTIONAL_KINDS, RESOURCES
+from dynoform.runtime.wire import trim
 from dynoform.runtime.workqueue import WorkQueue
 
 log = logging.getLogger("dynoform.operator.controller")

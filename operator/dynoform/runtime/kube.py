@@ -7,26 +7,21 @@ children, the status subresource (applied too, so keys we stop setting disappear
 Leases, and the informers (dynoform.runtime.watch) on that connection. Nothing above it sees
 HTTP: API failures become KubeError subclasses.
 
-Objects are handled as plain dicts (lightkube's generic resources are dict subclasses), which
-skips the typed-model parse and keeps the cache small; `managedFields`, often the largest part
-of an object, is dropped on receipt, but for who manages `spec.replicas` (the hand-over needs it).
+Objects are plain dicts, shaped on the way in and out by dynoform.runtime.wire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx2 as httpx  # lightkube 1.0's HTTP client
-import msgspec  # lightkube 1.0's JSON encoder
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import SingleConfig
@@ -36,6 +31,7 @@ from lightkube.types import CascadeType, PatchType
 from dynoform.api.v1alpha1 import GROUP, VERSION
 from dynoform.runtime import watch
 from dynoform.runtime.resources import RESOURCES, EventResource, FormationResource, LeaseResource
+from dynoform.runtime.wire import apply_body, trim
 
 log = logging.getLogger("dynoform.runtime.kube")
 
@@ -45,22 +41,6 @@ HANDOVER_MANAGER = "dynoform-handover"
 # Requests in flight at once: enough to hide latency, few enough not to swamp the API server.
 CONCURRENCY = 16
 T = TypeVar("T")
-
-
-# What JSON carries raw but YAML does not read back as it is: DEL and the C1 controls, U+FFFE
-# and U+FFFF (refused), and the line breaks NEL, LS and PS (folded into a space).
-_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
-
-
-def apply_body(body: dict[str, Any]) -> msgspec.Raw:
-    """The body of a server-side apply, which the API server reads as YAML
-    (application/apply-patch+yaml): JSON, with the characters YAML would not read back escaped.
-    Sent raw, a command or config var holding one fails every apply with "yaml: control
-    characters are not allowed" (or loses a line break), though the API server stores them
-    from JSON."""
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    escaped = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return msgspec.Raw(escaped.encode())
 
 
 class KubeError(Exception):
@@ -86,28 +66,6 @@ def _translate(exc: Exception, what: str) -> KubeError:
         # A path the API server does not serve (no Status body): a CRD just removed, say.
         return NotFound(f"{what}: {exc}", status=404)
     return KubeError(f"{what}: {exc}", transient=True)
-
-
-def trim(obj: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict whose managedFields say only who manages spec.replicas, if anyone."""
-    out = dict(obj)
-    meta = dict(out.get("metadata") or {})
-    owners = [_replicas_entry(f) for f in meta.pop("managedFields", None) or [] if _owns(f)]
-    if owners:
-        meta["managedFields"] = owners
-    out["metadata"] = meta
-    return out
-
-
-def _owns(entry: dict[str, Any]) -> bool:
-    return "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
-
-
-def _replicas_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    keep: dict[str, Any] = {
-        k: entry[k] for k in ("manager", "operation", "subresource") if k in entry
-    }
-    return {**keep, "fieldsV1": {"f:spec": {"f:replicas": {}}}}
 
 
 def _config() -> SingleConfig:

@@ -1,4 +1,4 @@
-"""Count a client's writes from the local API server's audit log (see localcluster.components).
+"""Count a client's writes from the local API server's audit log (components.audit_policy).
 
 The log records every create/update/patch/delete with its user and target; a test marks the
 log's end, acts, then reads the writes made since.
