@@ -5,7 +5,7 @@ from __future__ import annotations
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
 from dynoform.core.admission import CHANGED_BY, CHANGED_TO, changed_by, refusal, stamp
-from dynoform.core.status import build_status
+from dynoform.core.status import Observed, Outcome, build_status
 from tests.factories import formation_body, make_formation
 
 
@@ -62,7 +62,7 @@ def test_the_history_keeps_the_last_ten_changes_newest_last() -> None:
     for n in range(1, 13):
         f = make_formation(processes={"web": {"command": "a", "quantity": n}})
         f = f.model_copy(update={"status": status})
-        status = build_status(f, {}, (True, "Applied", ""), f"t{n}", by=f"user{n}")
+        status = build_status(f, Observed(), Outcome((True, "Applied", ""), f"t{n}", by=f"user{n}"))
     assert status is not None
     assert status.history is not None
     assert [h.formation for h in status.history] == [f"web={n}:standard-1x" for n in range(3, 13)]

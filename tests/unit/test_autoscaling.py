@@ -14,7 +14,7 @@ from dynoform.api.v1alpha1 import Formation, describe
 from dynoform.core.builders.formation import build_children
 from dynoform.core.compare import owns_replicas
 from dynoform.core.scaling import autoscaler_status, verdict
-from dynoform.core.status import Observed, Phases, build_status, summary
+from dynoform.core.status import Observed, Outcome, Phases, build_status, summary
 from dynoform.runtime.wire import trim
 from tests.factories import make_formation
 
@@ -51,19 +51,27 @@ def auto(ptype: str, low: int = 1, high: int = 2, proc: Any = None, **targets: A
     ("processes", "message"),
     [
         (auto("clock", cpu=50), "clock: a singleton process type cannot be autoscaled"),
-        (auto("cron", proc={"singleton": True}, cpu=5),
-         "cron: a singleton process type cannot be autoscaled"),
+        (
+            auto("cron", proc={"singleton": True}, cpu=5),
+            "cron: a singleton process type cannot be autoscaled",
+        ),
         (auto("web", 3, 2, cpu=50), "autoscaling.min must not exceed autoscaling.max"),
         (auto("web"), "autoscaling needs a target: cpu, responseTime or queue"),
         (auto("web", 0, cpu=50), "autoscaling.min 0 (scale to zero) needs a queue target (KEDA)"),
-        (auto("worker", responseTime={"p95": 1}),
-         "worker: a responseTime target needs a type that listens (web, or set port)"),
-        (auto("worker", queue={"scaler": "nats", "length": 3}),
-         "set queue.lengthKey: the metadata key of the nats scaler"),
-        ({"release": {"command": "rake db:migrate"}},
-         "release is Heroku's release phase, not a process type"),
+        (
+            auto("worker", responseTime={"p95": 1}),
+            "worker: a responseTime target needs a type that listens (web, or set port)",
+        ),
+        (
+            auto("worker", queue={"scaler": "nats", "length": 3}),
+            "set queue.lengthKey: the metadata key of the nats scaler",
+        ),
+        (
+            {"release": {"command": "rake db:migrate"}},
+            "release is Heroku's release phase, not a process type",
+        ),
     ],
-)  # fmt: skip
+)
 def test_autoscaling_that_cannot_work_is_refused_with_a_reason(
     processes: dict[str, Any], message: str
 ) -> None:
@@ -191,10 +199,13 @@ def test_an_autoscaled_type_that_may_run_two_dynos_gets_a_disruption_budget() ->
     ("size", "bounds", "message"),
     [
         ("eco", (1, 2), "Cannot autoscale Eco dynos (web): they do not scale horizontally."),
-        ("performance-l", (2, 11),
-         "Cannot autoscale web to more than 10 Performance-L dynos (autoscaling.max 11)."),
+        (
+            "performance-l",
+            (2, 11),
+            "Cannot autoscale web to more than 10 Performance-L dynos (autoscaling.max 11).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_sizes_that_cannot_scale_out_cannot_be_autoscaled(
     size: str, bounds: tuple[int, int], message: str
 ) -> None:
@@ -233,7 +244,7 @@ def test_status_shows_the_autoscalers_count_and_bounds_and_ready_waits_for_that_
     assert auto is not None
     assert auto.wire() == {"kind": "HorizontalPodAutoscaler", "min": 2, "max": 10, "current": 5}
     phases = Phases(autoscalers={"web": auto}, autoscaling=verdict(f, {"web": HPA_OK}, False))
-    st = build_status(f, {"web": deployment(5, 5)}, APPLIED, "t1", phases=phases)
+    st = build_status(f, Observed({"web": deployment(5, 5)}), Outcome(APPLIED, "t1", phases=phases))
     assert st.processes is not None
     assert (st.processes["web"].desired, st.processes["web"].available) == (5, 5)
     ready = find(st.conditions, "Ready")
@@ -276,10 +287,15 @@ def test_the_condition_names_a_missing_keda_and_an_hpa_that_cannot_read_its_metr
 
 def test_no_autoscaled_type_no_condition() -> None:
     f = make_formation(processes={"web": WEB_P95})
-    first = build_status(f, {}, APPLIED, "t1", phases=Phases(autoscaling=verdict(f, {}, False)))
+    first = build_status(
+        f, Observed(), Outcome(APPLIED, "t1", phases=Phases(autoscaling=verdict(f, {}, False)))
+    )
     assert find(first.conditions, "Autoscaling") is not None
     plain = make_formation(processes={"web": {"command": "a"}}).model_copy(update={"status": first})
-    assert find(build_status(plain, {}, APPLIED, "t2").conditions, "Autoscaling") is None
+    assert (
+        find(build_status(plain, Observed(), Outcome(APPLIED, "t2")).conditions, "Autoscaling")
+        is None
+    )
 
 
 def test_spread_and_advice_judge_an_autoscaled_type_on_its_live_count_and_its_floor() -> None:
@@ -288,9 +304,10 @@ def test_spread_and_advice_judge_an_autoscaled_type_on_its_live_count_and_its_fl
     )
     auto = autoscaler_status(f, "web", HPA_OK, deployment(3, 3))
     assert auto is not None
-    where = Observed({"web": ["zone-a", "zone-b", "zone-c"]}, 3)
-    st = build_status(f, {"web": deployment(3, 3)}, APPLIED, "t", observed=where,
-                      phases=Phases(autoscalers={"web": auto}))  # fmt: skip
+    where = Observed(
+        {"web": deployment(3, 3)}, zones={"web": ["zone-a", "zone-b", "zone-c"]}, cluster_zones=3
+    )
+    st = build_status(f, where, Outcome(APPLIED, "t", phases=Phases(autoscalers={"web": auto})))
     spread, advice = find(st.conditions, "ZoneRedundant"), find(st.conditions, "RedundancyAdvised")
     assert spread is not None
     assert spread.status == "True"  # 3 Running dynos judged against the 3 wanted, not quantity
@@ -308,11 +325,18 @@ def test_summary_and_scale_event_show_the_bounds_of_an_autoscaled_type() -> None
 
 def test_trim_keeps_only_who_manages_replicas_and_owns_replicas_reads_it() -> None:
     managed = [
-        {"manager": "dynoform", "operation": "Apply",
-         "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}}},
-        {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
-         "fieldsV1": {"f:status": {}}},
-    ]  # fmt: skip
+        {
+            "manager": "dynoform",
+            "operation": "Apply",
+            "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}},
+        },
+        {
+            "manager": "kube-controller-manager",
+            "operation": "Update",
+            "subresource": "status",
+            "fieldsV1": {"f:status": {}},
+        },
+    ]
     obj = trim({"metadata": {"name": "shop-web", "managedFields": managed}, "spec": {}})
     assert obj["metadata"]["managedFields"] == [
         {"manager": "dynoform", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dynoform.operator.cache import Cache, slim_pod
+from dynoform.operator.cache import Cache
+from dynoform.operator.dynos import slim_pod
 
 
 def child(version: str, ready: int) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def pod(name: str, node: str, phase: str, terminating: bool = False) -> dict[str
 
 def test_only_running_dynos_that_stay_count_for_the_spread() -> None:
     cache = Cache()
-    cache.zones = {"n1": "a", "n2": "b", "n3": None}
+    cache.dynos.zones = {"n1": "a", "n2": "b", "n3": None}
     for p in (
         pod("p1", "n1", "Running"),
         pod("p2", "n2", "Running"),
@@ -102,10 +103,10 @@ def test_only_running_dynos_that_stay_count_for_the_spread() -> None:
         pod("p4", "n1", "Running", terminating=True),
         pod("p5", "n3", "Running"),  # a node without a zone
     ):
-        assert cache.set_pod(p) == ("t", "shop")
-    assert cache.zones_by_type(("t", "shop")) == {"web": ["a", "b"]}
-    cache.drop_pod(pod("p2", "n2", "Running"))
-    assert cache.zones_by_type(("t", "shop")) == {"web": ["a"]}
+        assert cache.dynos.set_pod(p) == ("t", "shop")
+    assert cache.dynos.zones_by_type(("t", "shop")) == {"web": ["a", "b"]}
+    cache.dynos.drop_pod(pod("p2", "n2", "Running"))
+    assert cache.dynos.zones_by_type(("t", "shop")) == {"web": ["a"]}
 
 
 def named(kind: str, name: str, labels: dict[str, str], owner_uid: str = "") -> dict[str, Any]:
@@ -174,8 +175,8 @@ def test_running_dynos_that_fail_their_readiness_probe_are_counted_per_type() ->
         ready_pod("w3", "web", ready=False, phase="Pending"),  # not started: not judged yet
         ready_pod("k1", "worker", ready=False),
     ):
-        cache.set_pod(p)
-    assert cache.not_answering(("t", "shop")) == {"web": 1, "worker": 1}
+        cache.dynos.set_pod(p)
+    assert cache.dynos.not_answering(("t", "shop")) == {"web": 1, "worker": 1}
 
 
 def test_a_failed_pods_termination_message_is_kept_and_found_by_its_job() -> None:
@@ -185,6 +186,6 @@ def test_a_failed_pods_termination_message_is_kept_and_found_by_its_job() -> Non
         {"state": {"terminated": {"exitCode": 1, "message": "boom\n"}}}
     ]
     cache = Cache()
-    cache.set_pod(slim_pod(failed))  # what the watch hands the cache
-    assert cache.failure_of(("t", "shop"), "shop-release-abc") == "exit 1: boom"
-    assert cache.failure_of(("t", "shop"), "shop-release-def") == ""
+    cache.dynos.set_pod(slim_pod(failed))  # what the watch hands the cache
+    assert cache.dynos.failure_of(("t", "shop"), "shop-release-abc") == "exit 1: boom"
+    assert cache.dynos.failure_of(("t", "shop"), "shop-release-def") == ""

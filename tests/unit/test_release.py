@@ -10,7 +10,7 @@ from dynoform.api.sizes import BUILTIN
 from dynoform.api.v1alpha1 import Formation, FormationStatus
 from dynoform.core.builders.release import build_release_job, release_job_name
 from dynoform.core.release import plan
-from dynoform.core.status import Phases, build_status, release_news
+from dynoform.core.status import Observed, Outcome, Phases, build_status, release_news
 from tests.factories import make_formation
 
 SIZE = BUILTIN["standard-1x"]
@@ -148,7 +148,7 @@ def test_status_records_the_released_image_and_ready_waits_for_the_release() -> 
     f = formation()
     p = plan(f, job(f), SIZE)
     phases = Phases(released_image=p.image, release=p.verdict)
-    st = build_status(f, {}, APPLIED, "t1", phases=phases)
+    st = build_status(f, Observed(), Outcome(APPLIED, "t1", phases=phases))
     assert st.released_image == V1
     ready, released = find(st.conditions, "Ready"), find(st.conditions, "Released")
     assert ready is not None
@@ -159,12 +159,12 @@ def test_status_records_the_released_image_and_ready_waits_for_the_release() -> 
 
 def test_a_release_is_told_as_events_started_failed_succeeded() -> None:
     f = formation()
-    running = build_status(f, {}, APPLIED, "t1", phases=Phases(V1, plan(f, job(f), SIZE).verdict))
+    running = build_status(
+        f, Observed(), Outcome(APPLIED, "t1", phases=Phases(V1, plan(f, job(f), SIZE).verdict))
+    )
     failed_plan = plan(f, job(f, "Failed"), SIZE)
-    failed = build_status(
-        f.model_copy(update={"status": running}), {}, APPLIED, "t2",
-        phases=Phases(V1, failed_plan.verdict),
-    )  # fmt: skip
+    outcome = Outcome(APPLIED, "t2", phases=Phases(V1, failed_plan.verdict))
+    failed = build_status(f.model_copy(update={"status": running}), Observed(), outcome)
     assert [(r, t) for r, _, t in release_news(FormationStatus(), running)] == [
         ("ReleaseRunning", "Normal")
     ]
@@ -187,9 +187,11 @@ def test_argo_cds_health_check_calls_a_failed_release_degraded() -> None:
         return str(result["status"]), str(result["message"])
 
     f = formation()
-    running = build_status(f, {}, APPLIED, "t1", phases=Phases(V1, plan(f, job(f), SIZE).verdict))
+    running = build_status(
+        f, Observed(), Outcome(APPLIED, "t1", phases=Phases(V1, plan(f, job(f), SIZE).verdict))
+    )
     verdict = plan(f, job(f, "Failed"), SIZE).verdict
-    failed = build_status(f, {}, APPLIED, "t1", phases=Phases(V1, verdict))
+    failed = build_status(f, Observed(), Outcome(APPLIED, "t1", phases=Phases(V1, verdict)))
     assert health(running)[0] == "Progressing"
     status, message = health(failed)
     assert status == "Degraded"

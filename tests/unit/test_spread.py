@@ -89,24 +89,20 @@ def test_herokus_advice_names_a_single_web_dyno_and_critical_types() -> None:
 
 def test_redundancy_news_is_told_once_per_flip() -> None:
     from dynoform.api.v1alpha1 import FormationStatus
-    from dynoform.core.status import Observed, build_status, redundancy_news
+    from dynoform.core.status import Observed, Outcome, build_status, redundancy_news
 
     applied = (True, "Applied", "")
-    spread_ok = Observed({"web": ["a", "b", "c"], "worker": ["a", "b"]}, 3)
-    one_zone = Observed({"web": ["a", "a", "a"], "worker": ["a", "b"]}, 3)
-    first = build_status(SHOP, {}, applied, "t1", observed=spread_ok)
+    spread_ok = Observed(zones={"web": ["a", "b", "c"], "worker": ["a", "b"]}, cluster_zones=3)
+    one_zone = Observed(zones={"web": ["a", "a", "a"], "worker": ["a", "b"]}, cluster_zones=3)
+    first = build_status(SHOP, spread_ok, Outcome(applied, "t1"))
     assert redundancy_news(FormationStatus(), first) == []  # a first True is no news
-    lost = build_status(
-        SHOP.model_copy(update={"status": first}), {}, applied, "t2", observed=one_zone
-    )
+    lost = build_status(SHOP.model_copy(update={"status": first}), one_zone, Outcome(applied, "t2"))
     assert redundancy_news(first, lost) == [
         ("NotSpreadAcrossZones", "web: 3 of 3 dynos in a", "Warning")
     ]
-    again = build_status(
-        SHOP.model_copy(update={"status": lost}), {}, applied, "t3", observed=one_zone
-    )
+    again = build_status(SHOP.model_copy(update={"status": lost}), one_zone, Outcome(applied, "t3"))
     assert redundancy_news(lost, again) == []
     back = build_status(
-        SHOP.model_copy(update={"status": again}), {}, applied, "t4", observed=spread_ok
+        SHOP.model_copy(update={"status": again}), spread_ok, Outcome(applied, "t4")
     )
     assert [(r, t) for r, _, t in redundancy_news(again, back)] == [("SpreadAcrossZones", "Normal")]

@@ -159,6 +159,11 @@ class Autoscaling(Model):
                 raise ValueError(rule["message"])
         return self
 
+    def clamp(self, count: int) -> int:
+        """`count` brought within the bounds, as Heroku's "the dyno count immediately adjusts
+        to conform to the range"."""
+        return max(self.min, min(self.max, count))
+
     def describe(self) -> str:
         """`2..10 on p95 500 ms` (for status and `dyno ps`)."""
         targets = []

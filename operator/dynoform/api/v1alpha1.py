@@ -8,11 +8,10 @@ Validation that Kubernetes can do at `kubectl apply` time is declared here too, 
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationError, field_validator
-from pydantic.config import JsonDict, JsonValue
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic.config import JsonValue
 
 from dynoform.api.autoscaling import Autoscaling
 from dynoform.api.base import MAX_QUANTITY as MAX_QUANTITY
@@ -24,6 +23,32 @@ from dynoform.api.dynosize import DynoSize as DynoSize
 from dynoform.api.dynosize import DynoSizeSpec as DynoSizeSpec
 from dynoform.api.dynosize import Resources as Resources
 from dynoform.api.dynosize import Toleration as Toleration
+from dynoform.api.process import DEFAULT_PORT as DEFAULT_PORT
+from dynoform.api.process import DEFAULT_SIZE as DEFAULT_SIZE
+from dynoform.api.process import ENV_NAME_PATTERN as ENV_NAME_PATTERN
+from dynoform.api.process import (
+    ENV_RULES,
+    default_port_of,
+    default_singleton_autoscaling_rule,
+    default_singleton_rule,
+    is_singleton_type,
+)
+from dynoform.api.process import MAX_COMMAND as MAX_COMMAND
+from dynoform.api.process import MAX_PROCESS_TYPES as MAX_PROCESS_TYPES
+from dynoform.api.process import NAME_MAX as NAME_MAX
+from dynoform.api.process import PROCESS_TYPE_MAX as PROCESS_TYPE_MAX
+from dynoform.api.process import PROCESS_TYPE_PATTERN as PROCESS_TYPE_PATTERN
+from dynoform.api.process import RELEASE as RELEASE
+from dynoform.api.process import RELEASE_NOT_A_TYPE as RELEASE_NOT_A_TYPE
+from dynoform.api.process import RESERVED_ENV as RESERVED_ENV
+from dynoform.api.process import SINGLETON_NOT_AUTOSCALED as SINGLETON_NOT_AUTOSCALED
+from dynoform.api.process import SINGLETON_TYPES as SINGLETON_TYPES
+from dynoform.api.process import SIZE_PATTERN as SIZE_PATTERN
+from dynoform.api.process import EnvMap as EnvMap
+from dynoform.api.process import ProcessType as ProcessType
+from dynoform.api.process import ProcessTypeName as ProcessTypeName
+from dynoform.api.process import Release as Release
+from dynoform.api.process import is_valid_process_type as is_valid_process_type
 from dynoform.api.status import HISTORY_MAX as HISTORY_MAX
 from dynoform.api.status import Condition as Condition
 from dynoform.api.status import FormationChange as FormationChange
@@ -33,42 +58,6 @@ from dynoform.api.status import ProcessStatus as ProcessStatus
 GROUP = "dyno.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-
-# A process type names a Deployment `<formation>-<type>` and a Service: both DNS-1035 labels.
-PROCESS_TYPE_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-PROCESS_TYPE_MAX = 30
-NAME_MAX = 63
-SIZE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-# Set by the operator on every dyno; a config var of the same name would be silently overridden.
-RESERVED_ENV = ("PORT", "DYNO", "DYNO_TYPE", "DYNO_SIZE")
-SINGLETON_TYPES = ("clock", "scheduler")
-SINGLETON_NOT_AUTOSCALED = "a singleton process type cannot be autoscaled"
-# Heroku's Procfile `release:` line is the release phase (spec.release), never a process type.
-RELEASE = "release"
-RELEASE_NOT_A_TYPE = (
-    "release is Heroku's release phase, not a process type: set spec.release.command"
-)
-DEFAULT_PORT = 5000
-DEFAULT_SIZE = "standard-1x"
-MAX_PROCESS_TYPES = 64
-MAX_COMMAND = 32768
-
-
-EnvMap = dict[str, str]
-
-_ENV_RULES: list[JsonValue] = [
-    _cel(
-        f"self.all(k, k.matches('{ENV_NAME_PATTERN}'))",
-        "config var names may hold letters, digits, '_', '-' and '.', and must not start "
-        "with a digit",
-    ),
-    _cel(
-        "self.all(k, !(k in " + str(list(RESERVED_ENV)).replace(" ", "") + "))",
-        f"{', '.join(RESERVED_ENV)} are set by dynoform on every dyno; use `port` to change PORT",
-    ),
-]
-
 
 # What Kubernetes accepts in a Deployment, so that an accepted Formation can always be applied
 # (each found refused at apply time by tests/integration/test_fuzz.py): object names are DNS
@@ -115,97 +104,6 @@ class EnvFromSource(Model):
     )
 
 
-class ProcessType(Model):
-    """One process type of the app: a Procfile line, scaled to `quantity` dynos of `size`."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                _cel(
-                    "!has(self.singleton) || !self.singleton || !has(self.quantity) || "
-                    "self.quantity <= 1",
-                    "a singleton process type runs at most 1 dyno",
-                ),
-                _cel(
-                    "!has(self.singleton) || !self.singleton || !has(self.autoscaling)",
-                    SINGLETON_NOT_AUTOSCALED,
-                ),
-            ]
-        }
-    )
-
-    command: str = Field(
-        min_length=1,
-        max_length=MAX_COMMAND,
-        description="The command every dyno of this type runs, through `/bin/sh -c` as a "
-        "Procfile line is; config vars such as $PORT may be referenced.",
-    )
-    quantity: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_QUANTITY,
-        description="How many dynos of this type to run. Defaults as on Heroku: 1 for `web`, "
-        "0 for every other type.",
-    )
-    size: str = Field(
-        default=DEFAULT_SIZE,
-        min_length=1,
-        max_length=63,
-        pattern=SIZE_PATTERN,
-        description="The dyno size, lowercase: a built-in Heroku size (eco, basic, standard-1x, "
-        "standard-2x, performance-m, performance-l, performance-l-ram, performance-xl, "
-        "performance-2xl) or a DynoSize defined by the cluster admin.",
-    )
-    singleton: bool | None = Field(
-        default=None,
-        description="A singleton never runs more than one dyno, not even during a rollout. "
-        "Defaults to true for `clock` and `scheduler`, false otherwise.",
-    )
-    port: int | None = Field(
-        default=None,
-        ge=1,
-        le=65535,
-        description=f"The port the process listens on, given to it as $PORT. `web` always "
-        f"listens (default {DEFAULT_PORT}) and gets a Service; another type gets a port and a "
-        "Service only when this is set.",
-    )
-    critical: bool | None = Field(
-        default=None,
-        description="Advise (never require) at least two dynos for redundancy, as Heroku "
-        "advises for web. Defaults to true for `web`, false otherwise.",
-    )
-    env: EnvMap | None = Field(
-        default=None,
-        max_length=256,
-        description="Config vars for this type only; they override app-wide ones.",
-        json_schema_extra={"x-kubernetes-validations": _ENV_RULES},
-    )
-    autoscaling: Autoscaling | None = Field(
-        default=None,
-        description="Let an autoscaler move the number of dynos between min and max; "
-        "`quantity` is where it starts. Not for singletons.",
-    )
-
-
-class Release(Model):
-    """Heroku's release phase: a command run once per new image, before any dyno runs it."""
-
-    command: str = Field(
-        min_length=1,
-        max_length=MAX_COMMAND,
-        description="Run through `/bin/sh -c` in a Job with the new image and the app's config "
-        "vars (database migrations, say); the dynos move to the new image only when it "
-        "succeeds.",
-    )
-    size: str = Field(
-        default=DEFAULT_SIZE,
-        min_length=1,
-        max_length=63,
-        pattern=SIZE_PATTERN,
-        description="The dyno size the release command runs on.",
-    )
-
-
 class Spread(Model):
     """How dynos of each type are spread across zones and hosts."""
 
@@ -240,35 +138,6 @@ class PodSecurity(Model):
     )
 
 
-def _default_singleton_autoscaling_rule(ptype: str) -> JsonDict:
-    p = f"self.{ptype}"
-    return _cel(
-        f"!has({p}) || !has({p}.autoscaling) || (has({p}.singleton) && !{p}.singleton)",
-        f"{ptype} is a singleton process type and cannot be autoscaled (set singleton: false "
-        "to scale it)",
-    )
-
-
-def _default_singleton_rule(ptype: str) -> JsonDict:
-    # Field access on a known key is cheap for CEL's cost estimator; iterating over the map's
-    # keys with string functions is not (keys are unbounded strings to it), hence one rule per
-    # type that is a singleton by default.
-    p = f"self.{ptype}"
-    return _cel(
-        f"!has({p}) || !has({p}.quantity) || {p}.quantity <= 1 || "
-        f"(has({p}.singleton) && !{p}.singleton)",
-        f"{ptype} is a singleton process type and runs at most 1 dyno (set singleton: false "
-        "to scale it)",
-    )
-
-
-# Checked by pydantic (the operator refuses such a spec before applying anything) and by the
-# admission policy in crds/; CRD CEL cannot afford string functions over map keys.
-ProcessTypeName = Annotated[
-    str, StringConstraints(pattern=PROCESS_TYPE_PATTERN, max_length=PROCESS_TYPE_MAX)
-]
-
-
 class FormationSpec(Model):
     """The desired formation: one image and its process types."""
 
@@ -295,7 +164,7 @@ class FormationSpec(Model):
         default=None,
         max_length=1024,
         description="App-wide config vars, as Heroku's config vars.",
-        json_schema_extra={"x-kubernetes-validations": _ENV_RULES},
+        json_schema_extra={"x-kubernetes-validations": ENV_RULES},
     )
     env_from: list[EnvFromSource] | None = Field(
         default=None,
@@ -313,8 +182,8 @@ class FormationSpec(Model):
                     f"self.all(t, size(t) <= {PROCESS_TYPE_MAX})",
                     f"process type names hold at most {PROCESS_TYPE_MAX} characters",
                 ),
-                *(_default_singleton_rule(t) for t in SINGLETON_TYPES),
-                *(_default_singleton_autoscaling_rule(t) for t in SINGLETON_TYPES),
+                *(default_singleton_rule(t) for t in SINGLETON_TYPES),
+                *(default_singleton_autoscaling_rule(t) for t in SINGLETON_TYPES),
                 _cel(f"!has(self.{RELEASE})", RELEASE_NOT_A_TYPE),
             ]
         },
@@ -357,9 +226,9 @@ class FormationSpec(Model):
         for ptype, proc in sorted(processes.items()):
             if proc.autoscaling is None:
                 continue
-            if _singleton(ptype, proc):
+            if is_singleton_type(ptype, proc):
                 raise ValueError(f"{ptype}: {SINGLETON_NOT_AUTOSCALED}")
-            if proc.autoscaling.response_time and _port(ptype, proc) is None:
+            if proc.autoscaling.response_time and default_port_of(ptype, proc) is None:
                 raise ValueError(
                     f"{ptype}: a responseTime target needs a type that listens (web, or set port)"
                 )
@@ -371,7 +240,7 @@ class FormationSpec(Model):
         return q if q is not None else (1 if ptype == "web" else 0)
 
     def is_singleton(self, ptype: str) -> bool:
-        return _singleton(ptype, self.processes[ptype])
+        return is_singleton_type(ptype, self.processes[ptype])
 
     def autoscaling_of(self, ptype: str) -> Autoscaling | None:
         return self.processes[ptype].autoscaling
@@ -386,7 +255,7 @@ class FormationSpec(Model):
         Heroku's "the dyno count immediately adjusts to conform to the range")."""
         scaling = self.autoscaling_of(ptype)
         quantity = self.quantity_of(ptype)
-        return quantity if scaling is None else max(scaling.min, min(scaling.max, quantity))
+        return quantity if scaling is None else scaling.clamp(quantity)
 
     def most_of(self, ptype: str) -> int:
         """The most dynos the type runs: its autoscaler's max, or its quantity."""
@@ -398,15 +267,7 @@ class FormationSpec(Model):
         return c if c is not None else ptype == "web"
 
     def port_of(self, ptype: str) -> int | None:
-        return _port(ptype, self.processes[ptype])
-
-
-def _singleton(ptype: str, proc: ProcessType) -> bool:
-    return proc.singleton if proc.singleton is not None else ptype in SINGLETON_TYPES
-
-
-def _port(ptype: str, proc: ProcessType) -> int | None:
-    return proc.port if proc.port is not None or ptype != "web" else DEFAULT_PORT
+        return default_port_of(ptype, self.processes[ptype])
 
 
 # Rules on the whole object: only the root can see metadata.name next to the spec.
@@ -454,8 +315,3 @@ def describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"spec is invalid at {where}: {err['msg']}"
-
-
-def is_valid_process_type(name: str) -> bool:
-    """The same rule as the CEL check, for the CLI and the operator."""
-    return len(name) <= PROCESS_TYPE_MAX and re.match(PROCESS_TYPE_PATTERN, name) is not None

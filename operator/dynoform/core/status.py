@@ -39,12 +39,25 @@ class Phases:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the pod and node caches say of a Formation's dynos."""
+    """What the cluster says of a Formation's children and dynos."""
 
-    zones: Mapping[str, Sequence[str]]  # the zone of each Running dyno, per process type
-    cluster_zones: int  # how many zones the cluster's nodes are in
+    deployments: Mapping[str, Any] = field(default_factory=dict)  # by process type
+    # The zone of each Running dyno, per process type; None: the pods are not judged.
+    zones: Mapping[str, Sequence[str]] | None = None
+    cluster_zones: int = 0  # how many zones the cluster's nodes are in
     # Per type: Running dynos whose readiness probe fails (web: not answering on $PORT).
     not_answering: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a reconcile did (ok, reason, message of its apply step), when, who made the
+    formation what it is (for the history), and what the release phase and autoscalers say."""
+
+    reconciled: Verdict
+    now: str
+    by: str | None = None
+    phases: Phases = field(default_factory=Phases)
 
 
 def summary(formation: Formation) -> str:
@@ -133,61 +146,57 @@ def _why(formation: Formation, ptype: str, not_answering: Mapping[str, int] | No
     return f" ({dynos} answer on $PORT {port} yet)"
 
 
-def build_status(
-    formation: Formation,
-    deployments: Mapping[str, Any],
-    reconciled: tuple[bool, str, str],
-    now: str,
-    by: str | None = None,
-    observed: Observed | None = None,
-    phases: Phases | None = None,
-) -> FormationStatus:
-    """The new status; `reconciled` is (ok, reason, message) of the apply step, `by` who made
-    the formation what it is (for the history), `observed` what the dynos' pods say (zones for
-    ZoneRedundant, readiness), once the pods are observed, `phases` what the release phase and
-    the autoscalers say."""
+def build_status(formation: Formation, observed: Observed, outcome: Outcome) -> FormationStatus:
+    """The new status. A spec that could not be applied leaves the running dynos as they are,
+    and so what status says of them; Ready turns False so that `kubectl wait` does not pass."""
     old = formation.status or FormationStatus()
-    phases = phases or Phases()
-    ok, reason, message = reconciled
-    gen = formation.generation
-    conds = list(old.conditions or [])
-    conds = c.set_condition(conds, _cond(c.RECONCILED, ok, reason, message, now, gen))
-    if ok:
-        processes = {
-            t: process_status(formation, t, deployments.get(t), phases.autoscalers.get(t))
-            for t in formation.spec.processes
-        }
-        answering = observed.not_answering if observed is not None else None
-        ready = readiness(formation, processes, deployments, answering)
-        if phases.release is not None and not phases.release[0]:
-            ready = phases.release  # the dynos are held back from spec.image
-        conds = c.set_condition(conds, _cond(c.READY, *ready, now, gen))
-        for ctype, verdict in ((c.RELEASED, phases.release), (c.AUTOSCALING, phases.autoscaling)):
-            if verdict is None:
-                conds = c.remove_condition(conds, ctype)
-            else:
-                conds = c.set_condition(conds, _cond(ctype, *verdict, now, gen))
-        if observed is not None:
-            live = _live(formation, processes)
-            redundancy = spread.zone_redundancy(live, observed.zones, observed.cluster_zones)
-            for ctype, verdict in (
-                (c.ZONE_REDUNDANT, redundancy),
-                (c.REDUNDANCY_ADVICE, spread.advice(formation)),
-            ):
-                if verdict is not None:  # None: rolling out, the last verdict stands
-                    conds = c.set_condition(conds, _cond(ctype, *verdict, now, gen))
-        return FormationStatus(
-            observed_generation=gen,
-            formation=summary(formation),
-            processes=processes,
-            released_image=phases.released_image,
-            history=_history(old, summary(formation), now, by),
-            conditions=conds,
-        )
-    # The spec could not be applied: the running dynos are left as they are, and so is what
-    # status says of them; Ready turns False so that `kubectl wait` does not pass.
-    conds = c.set_condition(conds, _cond(c.READY, False, reason, message, now, gen))
-    return old.model_copy(update={"observed_generation": gen, "conditions": conds})
+    ok, reason, message = outcome.reconciled
+    now, gen = outcome.now, formation.generation
+    conds = c.set_condition(
+        list(old.conditions or []), _cond(c.RECONCILED, ok, reason, message, now, gen)
+    )
+    if not ok:
+        conds = c.set_condition(conds, _cond(c.READY, False, reason, message, now, gen))
+        return old.model_copy(update={"observed_generation": gen, "conditions": conds})
+    phases = outcome.phases
+    processes = {
+        t: process_status(formation, t, observed.deployments.get(t), phases.autoscalers.get(t))
+        for t in formation.spec.processes
+    }
+    verdicts: dict[str, Verdict | None] = {c.READY: _ready(formation, processes, observed, phases)}
+    verdicts |= {c.RELEASED: phases.release, c.AUTOSCALING: phases.autoscaling}
+    if observed.zones is not None:
+        live = _live(formation, processes)
+        redundancy = spread.zone_redundancy(live, observed.zones, observed.cluster_zones)
+        advice = spread.advice(formation)
+        # None here: rolling out, the last verdict stands (not removed).
+        for ctype, verdict in ((c.ZONE_REDUNDANT, redundancy), (c.REDUNDANCY_ADVICE, advice)):
+            if verdict is not None:
+                verdicts[ctype] = verdict
+    for ctype, maybe in verdicts.items():
+        if maybe is None:
+            conds = c.remove_condition(conds, ctype)
+        else:
+            conds = c.set_condition(conds, _cond(ctype, *maybe, now, gen))
+    return FormationStatus(
+        observed_generation=gen,
+        formation=summary(formation),
+        processes=processes,
+        released_image=phases.released_image,
+        history=_history(old, summary(formation), now, outcome.by),
+        conditions=conds,
+    )
+
+
+def _ready(
+    formation: Formation,
+    processes: Mapping[str, ProcessStatus],
+    observed: Observed,
+    phases: Phases,
+) -> Verdict:
+    if phases.release is not None and not phases.release[0]:
+        return phases.release  # the dynos are held back from spec.image
+    return readiness(formation, processes, observed.deployments, observed.not_answering)
 
 
 def _live(formation: Formation, processes: Mapping[str, ProcessStatus]) -> Formation:

@@ -13,64 +13,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, NamedTuple
 
-from dynoform.api.labels import LABEL_FORMATION, LABEL_TYPE
 from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
+from dynoform.operator.dynos import Dynos, Key, Obj, owner_key
 
-Key = tuple[str, str]  # (namespace, formation name)
 ChildKey = tuple[str, str]  # (kind, name)
 Name = tuple[str, str, str]  # (kind, namespace, name): a name a child would take
-Obj = dict[str, Any]
-
-
-ZONE = "topology.kubernetes.io/zone"
-
-
-def slim_pod(pod: Obj) -> Obj:
-    """What the verdict on spread needs of a dyno's pod, and no more (there are many pods)."""
-    meta, labels = pod["metadata"], pod["metadata"].get("labels") or {}
-    slim_meta = {
-        "name": meta["name"],
-        "namespace": meta.get("namespace", ""),
-        "labels": {k: labels[k] for k in (LABEL_FORMATION, LABEL_TYPE) if k in labels},
-    }
-    if meta.get("deletionTimestamp"):
-        slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
-    status = pod.get("status") or {}
-    slim_status: Obj = {"phase": status.get("phase")}
-    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
-    if ready:
-        slim_status["conditions"] = [{"type": "Ready", "status": ready[0].get("status")}]
-    if failure := _failure(status):
-        slim_status["failure"] = failure
-    return {
-        "kind": "Pod",
-        "metadata": slim_meta,
-        "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
-        "status": slim_status,
-    }
-
-
-def _failure(status: Obj) -> str:
-    """`exit N: message` of the first container that ended with a non-zero code ("" if none).
-    The release Job's container sets terminationMessagePolicy FallbackToLogsOnError, so its
-    message is the last lines of its log."""
-    if "failure" in status:  # already slimmed
-        return str(status["failure"])
-    for cs in status.get("containerStatuses") or []:
-        ended = (cs.get("state") or {}).get("terminated") or {}
-        if ended.get("exitCode"):
-            return f"exit {ended['exitCode']}: {(ended.get('message') or '').strip()}".strip()
-    return ""
-
-
-def slim_node(node: Obj) -> Obj:
-    labels = node["metadata"].get("labels") or {}
-    return {
-        "kind": "Node",
-        "metadata": {"name": node["metadata"]["name"], "labels": {ZONE: labels.get(ZONE)}},
-    }
 
 
 def _pack(obj: Obj) -> bytes:
@@ -110,25 +58,6 @@ def _controller_uid(obj: Obj) -> str:
     return next((str(r.get("uid", "")) for r in refs if r.get("controller")), "")
 
 
-def owner_key(child: Obj) -> Key | None:
-    meta = child["metadata"]
-    name = (meta.get("labels") or {}).get(LABEL_FORMATION)
-    return (meta.get("namespace", ""), name) if name else None
-
-
-class Pod(NamedTuple):
-    """What status needs of one pod: where it runs (spread), whether it answers (readiness),
-    and how it ended when it failed (a release command's last log lines). Strings and bools
-    only: the GC does not track it."""
-
-    ptype: str
-    node: str
-    phase: str
-    terminating: bool
-    ready: bool = False
-    failure: str = ""  # `exit N: <termination message>` of a container that failed
-
-
 class Cache:
     def __init__(self) -> None:
         # Decoded only for the Formation being reconciled (`formation`); the keys are the set
@@ -138,8 +67,7 @@ class Cache:
         # a Deployment as nested Python dicts costs tens of KB, as JSON about 4 KB.
         self.children: defaultdict[Key, dict[ChildKey, bytes]] = defaultdict(dict)
         self.sizes: dict[str, DynoSizeSpec] = {}
-        self.pods: defaultdict[Key, dict[str, Pod]] = defaultdict(dict)
-        self.zones: dict[str, str | None] = {}  # node name -> zone
+        self.dynos = Dynos()  # the pods of our dynos, and the zones of the nodes they run on
         # Optional child kinds whose CRD the cluster has (kube.OPTIONAL_KINDS), e.g. ScaledObject.
         self.served: set[str] = set()
         # Who holds the names our children would take, so that a new child's name is known to
@@ -297,66 +225,6 @@ class Cache:
 
     def drop_size(self, obj: Obj) -> None:
         self.sizes.pop(obj["metadata"]["name"], None)
-
-    # -- pods and nodes: where the dynos run ------------------------------------------------
-
-    def set_pod(self, pod: Obj) -> Key | None:
-        owner = owner_key(pod)
-        if owner is not None:
-            meta, status = pod["metadata"], pod.get("status") or {}
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            self.pods[owner][meta["name"]] = Pod(
-                (meta.get("labels") or {}).get(LABEL_TYPE, ""),
-                (pod.get("spec") or {}).get("nodeName") or "",
-                status.get("phase") or "",
-                bool(meta.get("deletionTimestamp")),
-                ready,
-                _failure(status),
-            )
-        return owner
-
-    def drop_pod(self, pod: Obj) -> Key | None:
-        owner = owner_key(pod)
-        if owner is not None:
-            self.pods.get(owner, {}).pop(pod["metadata"]["name"], None)
-        return owner
-
-    def replace_pods(self, namespace: str | None, pods: list[Obj]) -> set[Key]:
-        stale = {k for k in self.pods if namespace is None or k[0] == namespace}
-        for key in stale:
-            del self.pods[key]
-        return stale | {o for o in (self.set_pod(p) for p in pods) if o is not None}
-
-    def zones_by_type(self, key: Key) -> dict[str, list[str]]:
-        """The zone of each Running, not terminating dyno of a Formation, per process type."""
-        out: dict[str, list[str]] = {}
-        for pod in self.pods.get(key, {}).values():
-            zone = self.zones.get(pod.node)
-            if pod.phase == "Running" and zone and not pod.terminating:
-                out.setdefault(pod.ptype, []).append(zone)
-        return out
-
-    def not_answering(self, key: Key) -> dict[str, int]:
-        """Per process type, the Running dynos (not terminating) whose readiness probe fails:
-        for a web type, a process that does not answer on $PORT."""
-        out: dict[str, int] = {}
-        for pod in self.pods.get(key, {}).values():
-            if pod.ptype and pod.phase == "Running" and not pod.ready and not pod.terminating:
-                out[pod.ptype] = out.get(pod.ptype, 0) + 1
-        return out
-
-    def failure_of(self, key: Key, job: str) -> str:
-        """How the pod of Job `job` failed ("" if it did not, or is gone)."""
-        for name, pod in self.pods.get(key, {}).items():
-            if name.startswith(f"{job}-") and pod.failure:
-                return pod.failure
-        return ""
-
-    def cluster_zones(self) -> int:
-        return len({z for z in self.zones.values() if z})
 
     def users_of_size(self, name: str) -> list[Key]:
         users = []

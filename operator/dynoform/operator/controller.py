@@ -22,7 +22,8 @@ from typing import Any
 
 from dynoform.api import conditions as c
 from dynoform.api.labels import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
-from dynoform.operator.cache import ZONE, Cache, Key, Obj, key_of, slim_crd, slim_node, slim_pod
+from dynoform.operator.cache import Cache, key_of, slim_crd
+from dynoform.operator.dynos import Key, Obj, slim_node, slim_pod
 from dynoform.operator.reconcile import Reconciler
 from dynoform.runtime.election import Election
 from dynoform.runtime.kube import Kube
@@ -198,10 +199,10 @@ class Controller:
             self.cache.set_sizes(objs)
             touched = set(self.cache.formations)
         elif kind == "Node":
-            self.cache.zones = {o["metadata"]["name"]: _zone(o) for o in objs}
+            self.cache.dynos.replace_zones(objs)
             touched = set(self.cache.formations)
         elif kind == "Pod":
-            touched = self.cache.replace_pods(namespace, objs)
+            touched = self.cache.dynos.replace_pods(namespace, objs)
         else:
             if namespace is not None:  # Keep what the other namespaces' informers listed.
                 objs = [*objs, *self.cache.children_outside(kind, namespace)]
@@ -269,20 +270,15 @@ class Controller:
                 self.queue.add(owner)
 
     def _pod_event(self, etype: str, obj: Obj) -> None:
-        owner = self.cache.drop_pod(obj) if etype == "DELETED" else self.cache.set_pod(obj)
+        dynos = self.cache.dynos
+        owner = dynos.drop_pod(obj) if etype == "DELETED" else dynos.set_pod(obj)
         if owner is not None and owner in self.cache.formations:
             self.queue.add_soon(owner, STATUS_WINDOW)
 
     def _node_event(self, etype: str, obj: Obj) -> None:
-        name = obj["metadata"]["name"]
-        before = self.cache.zones.get(name)
-        if etype == "DELETED":
-            self.cache.zones.pop(name, None)
-        else:
-            self.cache.zones[name] = _zone(obj)
         # Heartbeats change nothing we use; only a zone appearing or moving does, and that
         # only changes what status says of the spread.
-        if etype == "DELETED" or before != self.cache.zones[name]:
+        if self.cache.dynos.node_event(etype, obj):
             for key in self.cache.formations:
                 self.queue.add(key, low=True)
 
@@ -302,11 +298,6 @@ class Controller:
         for "missing")."""
         await self.wait_synced()
         await self.reconciler.reconcile(key)
-
-
-def _zone(node: Obj) -> str | None:
-    zone = (node["metadata"].get("labels") or {}).get(ZONE)
-    return str(zone) if zone else None
 
 
 def _generation(obj: Obj) -> Any:

@@ -18,25 +18,17 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from dynoform.api import conditions as c
-from dynoform.api.labels import LABEL_TYPE, child_name
+from dynoform.api.labels import LABEL_TYPE
 from dynoform.api.sizes import Catalog, SizeError, check, check_release
-from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, FormationStatus, describe
-from dynoform.core import release, scaling
-from dynoform.core.admission import changed_by
-from dynoform.core.builders.autoscaler import autoscaler_kind
+from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, describe
+from dynoform.core import release
 from dynoform.core.builders.formation import build_children
 from dynoform.core.builders.release import release_job_name
 from dynoform.core.compare import needs_apply, owns_replicas, stamp
-from dynoform.core.status import (
-    Observed,
-    Phases,
-    build_status,
-    redundancy_news,
-    release_news,
-    scale_message,
-)
-from dynoform.operator.cache import Cache, ChildKey, Key, Obj, child_key, key_of, name_of
-from dynoform.runtime.kube import FIELD_MANAGER, Kube, KubeError, NotFound
+from dynoform.operator.cache import Cache, ChildKey, child_key, key_of, name_of
+from dynoform.operator.dynos import Key, Obj
+from dynoform.operator.report import Reporter
+from dynoform.runtime.kube import FIELD_MANAGER, Kube, KubeError
 
 log = logging.getLogger("dynoform.operator.reconcile")
 
@@ -55,7 +47,7 @@ class Reconciler:
     ) -> None:
         self.kube = kube
         self.cache = cache
-        self.now = now
+        self.reporter = Reporter(kube, cache, now)
         # Given, a reconcile that wrote children leaves its status to a later pass of this key
         # (the Controller queues it behind requested changes): dynos first, bookkeeping after.
         self.report_later = report_later
@@ -73,13 +65,13 @@ class Reconciler:
             sizes = check(formation.spec, catalog)
             release_size = check_release(formation.spec, catalog)
         except ValidationError as exc:
-            await self._report(body, (False, c.INVALID_SPEC, describe(exc)))
+            await self.reporter.report(body, (False, c.INVALID_SPEC, describe(exc)))
             return
         except SizeError as exc:
-            await self._report(body, (False, exc.reason, str(exc)))
+            await self.reporter.report(body, (False, exc.reason, str(exc)))
             return
         observed = self.cache.children_of(key)
-        logs = self.cache.failure_of(key, release_job_name(formation))
+        logs = self.cache.dynos.failure_of(key, release_job_name(formation))
         plan = release.plan(formation, observed, release_size, logs)
         outcome, wrote = await self._converge(formation, sizes, plan, observed)
         # Deferred once only: a pass that owes the status reports even if it wrote again, so a
@@ -91,7 +83,7 @@ class Reconciler:
             self._deferred.add(key)
             self.report_later(key)
             return
-        await self._report(body, outcome, formation, plan)
+        await self.reporter.report(body, outcome, formation, plan)
 
     async def _converge(
         self,
@@ -199,7 +191,7 @@ class Reconciler:
         scaling = spec.autoscaling_of(ptype)
         replicas = int((observed.get("spec") or {}).get("replicas", spec.start_of(ptype)))
         if scaling is not None:
-            replicas = max(scaling.min, min(scaling.max, replicas))
+            replicas = scaling.clamp(replicas)
         await self.kube.hand_over_replicas(body, replicas)
         log.info("Handed replicas of Deployment %s/%s over to its autoscaler", *key_of(body))
         return await self._apply(body)
@@ -217,116 +209,8 @@ class Reconciler:
                 deleted = True
         return deleted
 
-    async def _report(
-        self,
-        body: Obj,
-        outcome: tuple[bool, str, str],
-        formation: Formation | None = None,
-        plan: release.ReleasePlan | None = None,
-    ) -> None:
-        """Write status when it changed, and the Events that go with the change."""
-        old = _parse_status(body)
-        current = formation or _status_only(body, old)
-        deployments = self._deployments(current) if formation else {}
-        by = changed_by(formation) if formation else None
-        key = key_of(body)
-        observed = Observed(
-            self.cache.zones_by_type(key),
-            self.cache.cluster_zones(),
-            self.cache.not_answering(key),
-        )
-        phases = self._phases(current, deployments, plan) if formation and plan else None
-        new = build_status(current, deployments, outcome, self.now(), by, observed, phases)
-        before, after = old.wire(), new.wire()
-        if after == before:
-            return
-        ns, name = key_of(body)
-        log.debug("Status of %s/%s changed: %s", ns, name, _changed(before, after))
-        try:
-            await self.kube.apply_status(name, ns, after)
-        except NotFound:
-            return  # Deleted meanwhile: its DELETED event drops it from the cache.
-        body["status"] = after
-        self.cache.set_formation_status((ns, name), after)  # the watch event will agree
-        await self._events(body, old, new, formation, outcome)
-
-    async def _events(
-        self,
-        body: Obj,
-        old: FormationStatus,
-        new: FormationStatus,
-        formation: Formation | None,
-        outcome: tuple[bool, str, str],
-    ) -> None:
-        if formation is not None and new.formation != old.formation:
-            message = scale_message(formation, changed_by(formation))
-            await self._event(body, "Scaled", message, "Normal")
-        ok, reason, message = outcome
-        was = c.find(old.conditions, c.RECONCILED)
-        if not ok and (was is None or was.reason != reason or was.message != message):
-            await self._event(body, reason, message, "Warning")
-        for reason, message, etype in redundancy_news(old, new) + release_news(old, new):
-            await self._event(body, reason, message, etype)
-
-    async def _event(self, body: Obj, reason: str, message: str, etype: str) -> None:
-        # Events are best effort, as everywhere in Kubernetes: one that cannot be recorded (a
-        # namespace being deleted, say) must not fail the reconcile that already succeeded.
-        try:
-            await self.kube.event(body, reason, message, etype)
-        except KubeError as exc:
-            log.warning("Event %s not recorded for %s/%s: %s", reason, *key_of(body), exc)
-
-    def _phases(
-        self, formation: Formation, deployments: dict[str, Obj], plan: release.ReleasePlan
-    ) -> Phases:
-        """What status says of the release phase and of each type's autoscaler."""
-        kids = self.cache.children_of((formation.namespace, formation.name))
-        keda = "ScaledObject" in self.cache.served
-        autoscalers = {}
-        for ptype in formation.spec.processes:
-            kind = autoscaler_kind(formation, ptype, keda)
-            obj = kids.get((kind, child_name(formation, ptype))) if kind else None
-            if obj is not None:
-                autoscalers[ptype] = obj
-        statuses = {
-            t: st
-            for t, obj in autoscalers.items()
-            if (st := scaling.autoscaler_status(formation, t, obj, deployments.get(t)))
-        }
-        return Phases(
-            released_image=plan.image,
-            release=plan.verdict,
-            autoscaling=scaling.verdict(formation, autoscalers, keda),
-            autoscalers=statuses,
-        )
-
-    def _deployments(self, formation: Formation) -> dict[str, Obj]:
-        kids = self.cache.children_of((formation.namespace, formation.name))
-        out = {}
-        for ptype in formation.spec.processes:
-            dep = kids.get(("Deployment", f"{formation.name}-{ptype}"))
-            if dep is not None:
-                out[ptype] = dep
-        return out
-
-
-def _changed(before: Obj, after: Obj) -> Obj:
-    return {k: after.get(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-
 
 def _owned_by(obj: Obj, formation: Formation) -> bool:
     refs = obj.get("metadata", {}).get("ownerReferences") or []
     uid = formation.metadata.get("uid")
     return any(r.get("uid") == uid and r.get("controller") for r in refs)
-
-
-def _parse_status(body: Obj) -> FormationStatus:
-    try:
-        return FormationStatus.model_validate(body.get("status") or {})
-    except ValidationError:
-        return FormationStatus()
-
-
-def _status_only(body: Obj, status: FormationStatus) -> Formation:
-    """A stand-in Formation for a spec that does not parse: only identity and status count."""
-    return Formation.model_construct(metadata=body["metadata"], status=status)  # type: ignore[call-arg]
