@@ -313,10 +313,11 @@ def foreign_writes(audit: AuditLog, mark: int, namespaces: set[str]) -> list[Wri
     ]
 
 
-def quiet(audit: AuditLog, namespace: str, seconds: float) -> list[Write]:
-    """The operator's writes in `namespace` during the next `seconds` (none once converged)."""
+def quiet(audit: AuditLog, operator: Operator, namespace: str, passes: int = 3) -> list[Write]:
+    """The operator's writes in `namespace` during its next resync `passes` (none once
+    converged: every Formation reconciled that many times more, and nothing to write)."""
     mark = audit.mark()
-    time.sleep(seconds)
+    operator.wait_for_resyncs(passes)
     return audit.writes_since(mark, OPERATOR_USER, namespace)
 
 

@@ -6,6 +6,7 @@ against a local cluster under a least-privilege identity of its own (OPERATOR_US
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,6 +98,22 @@ class Operator:
             yield
         finally:
             self.start()
+
+    def resyncs(self) -> int:
+        """How many resync passes the running operator has finished (its log says each)."""
+        done = re.findall(r"Resync (\d+) done: ", self.log_since_start())
+        return int(done[-1]) if done else 0
+
+    def wait_for_resyncs(self, passes: int = 2, timeout: float = 60.0) -> None:
+        """Wait until `passes` more resync passes have finished: every Formation reconciled
+        again that many times, whatever it did (the audit log says whether it wrote)."""
+        target = self.resyncs() + passes
+
+        def pending() -> str | None:
+            done = self.resyncs()
+            return None if done >= target else f"{done} of {target} resync passes done"
+
+        wait_until({"resyncs": pending}, timeout, lambda: None)
 
     def log_since_start(self) -> str:
         with self.log_path.open("rb") as f:

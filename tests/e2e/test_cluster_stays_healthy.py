@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 from localcluster.pytest_plugin import ClusterHandle
 
@@ -39,7 +40,10 @@ def test_nodes_renew_leases_and_pods_stay_ready_past_the_grace_period(
         cluster.kubectl(
             "rollout", "status", "-n", "lease-check", "deployment/probe", "--timeout=60s"
         )
-        time.sleep(GRACE + 15)  # past the point where missed heartbeats made Pods NotReady
+        # Past the point where missed heartbeats made Pods NotReady: every Node's Lease renewed
+        # more than the grace period after the pods were available.
+        available = datetime.now(UTC)
+        wait_for_renewals(cluster, available + timedelta(seconds=GRACE + 5))
         dep = json.loads(
             cluster.kubectl("get", "deployment", "probe", "-n", "lease-check", "-o", "json").stdout
         )
@@ -53,3 +57,20 @@ def test_nodes_renew_leases_and_pods_stay_ready_past_the_grace_period(
         )
     finally:
         cluster.kubectl("delete", "namespace", "lease-check", "--wait=false")
+
+
+def wait_for_renewals(cluster: ClusterHandle, after: datetime, timeout: float = 120) -> None:
+    """Wait until every Node's Lease has been renewed at `after` or later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        leases = json.loads(
+            cluster.kubectl("get", "leases", "-n", "kube-node-lease", "-o", "json").stdout
+        )["items"]
+        renewed = [
+            datetime.fromisoformat(lease["spec"]["renewTime"].replace("Z", "+00:00"))
+            for lease in leases
+        ]
+        if renewed and min(renewed) >= after:
+            return
+        assert time.monotonic() < deadline, f"Leases not renewed after {after}: {renewed}"
+        time.sleep(1)  # a poll: the kubelet and kwok renew every few seconds

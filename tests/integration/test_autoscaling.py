@@ -10,7 +10,6 @@ would show in managedFields.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from lightkube import Client
@@ -34,7 +33,6 @@ from tests.kubehelp import (
 
 HPA = RESOURCES["HorizontalPodAutoscaler"]
 HPA_MANAGER = "horizontal-pod-autoscaler"
-SETTLE = 6.0  # three resyncs of the test operator (2 s): long enough to have fought back
 KEDA_CRD = "scaledobjects.keda.sh"
 
 
@@ -138,7 +136,7 @@ def test_a_replica_change_by_the_hpas_field_manager_is_left_alone(
         field_manager=HPA_MANAGER,
     )
     generation = deployment(kube, namespace, "shop-web")["metadata"]["generation"]
-    time.sleep(SETTLE)
+    operator.wait_for_resyncs(3)  # time to have fought back, had it wanted to
     dep = deployment(kube, namespace, "shop-web")
     assert dep["spec"]["replicas"] == 5
     assert dep["metadata"]["generation"] == generation  # nobody wrote its spec since
@@ -162,7 +160,7 @@ def test_the_hpa_controller_moves_the_dynos_into_new_bounds_and_the_operator_let
     # comes from its user agent); ours hold them no more.
     assert replicas_managers(dep)
     assert not replicas_managers(dep) & {"dynoform", "dynoform-handover"}
-    time.sleep(SETTLE)
+    operator.wait_for_resyncs(3)  # time to have fought back, had it wanted to
     assert deployment(kube, namespace, "shop-web")["spec"]["replicas"] == 4
 
 
@@ -177,7 +175,7 @@ def test_switching_autoscaling_on_keeps_the_count_and_off_returns_to_quantity(
     eventually(lambda: get(kube, HPA, "shop-web", namespace), what="the HPA")
     dep = eventually(lambda: handed_over(kube, namespace, "shop-web"), what="replicas handed over")
     assert dep["spec"]["replicas"] == 4
-    time.sleep(SETTLE)
+    operator.wait_for_resyncs(3)  # time to have fought back, had it wanted to
     # Handed over at the running count: had replicas fallen to 1 even for a moment, the
     # ReplicaSet would have stopped three of these dynos.
     assert names(kube, Pod, namespace) == dynos
@@ -189,7 +187,7 @@ def test_switching_autoscaling_on_keeps_the_count_and_off_returns_to_quantity(
     dep = eventually(lambda: at(kube, namespace, "shop-web", 4), what="web back at its quantity")
     eventually(lambda: get(kube, HPA, "shop-web", namespace) is None, what="the HPA pruned")
     assert replicas_managers(dep) >= {"dynoform"}
-    time.sleep(SETTLE)
+    operator.wait_for_resyncs(3)  # time to have fought back, had it wanted to
     assert deployment(kube, namespace, "shop-web")["spec"]["replicas"] == 4
     f = wait_ready(kube, namespace)
     assert condition(f, "Autoscaling") is None
@@ -313,7 +311,7 @@ def test_switching_autoscaling_on_costs_the_hand_over_and_then_no_write(
 ) -> None:
     create(installed, namespace, processes=web(4))
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     mark = audit.mark()
     patch_spec(kube, namespace, {"web": {"autoscaling": {"min": 2, "max": 10, "cpu": 60}}})
     eventually(lambda: handed_over(kube, namespace, "shop-web"), what="replicas handed over")
@@ -323,7 +321,7 @@ def test_switching_autoscaling_on_costs_the_hand_over_and_then_no_write(
         return bool(c and c["status"] == "False")
 
     eventually(hpa_reported, timeout=45, interval=0.5, what="the HPA's verdict relayed")
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     children = sorted(
         (w.verb, w.resource)
         for w in audit.writes_since(mark, OPERATOR_USER, namespace)
@@ -336,6 +334,6 @@ def test_switching_autoscaling_on_costs_the_hand_over_and_then_no_write(
         ("patch", "horizontalpodautoscalers"),
     ]
     mark = audit.mark()
-    time.sleep(3 * operator.resync)
+    operator.wait_for_resyncs(3)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]

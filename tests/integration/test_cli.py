@@ -301,7 +301,7 @@ def test_ps_restart_of_a_type_rolls_its_deployment_and_the_operator_keeps_it(
         ),
         what="every web dyno replaced",
     )
-    time.sleep(5)  # two resyncs of the operator: it must not undo the restart annotation
+    operator.wait_for_resyncs(2)  # the operator reconciled it twice more: not undone
     web = get(kube, Deployment, "shop-web", namespace)
     assert web is not None
     assert "kubectl.kubernetes.io/restartedAt" in web["spec"]["template"]["metadata"]["annotations"]

@@ -246,7 +246,7 @@ def test_an_unknown_size_is_reported_and_leaves_the_running_dynos_untouched(
     ready = condition(get(kube, Formation, "shop", namespace), "Ready")
     assert ready is not None
     assert ready["status"] == "False"
-    time.sleep(1)
+    operator.wait_for_resyncs(1)  # reconciled once more: still nothing applied
     after = deployment(kube, namespace, "shop-web")
     assert after["spec"] == before["spec"]
     warnings = [e for e in events_for(kube, namespace, "shop") if e["type"] == "Warning"]

@@ -8,7 +8,6 @@ a failing release command is made here.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from lightkube import Client
@@ -175,8 +174,8 @@ def test_a_released_formation_costs_no_write_across_resyncs(
     create(installed, namespace, image=V1, release=MIGRATE, processes=PROCESSES)
     eventually(lambda: released(kube, namespace, V1), timeout=60, what="v1 released")
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     mark = audit.mark()
-    time.sleep(3 * operator.resync)
+    operator.wait_for_resyncs(3)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]

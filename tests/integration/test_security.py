@@ -20,7 +20,6 @@ namespaced install's RBAC (tests/integration/test_chart.py); the rendered RBAC e
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -278,7 +277,7 @@ def test_a_formation_never_creates_or_changes_anything_in_another_namespace(
         squatter = formation_body(name="solo", namespace=b, processes={"web": {"command": "x"}})
         apply_yaml(installed.kubectl, squatter)
         wait_converged(kube, b, 120)
-        assert quiet(audit, b, 1.5) == []
+        assert quiet(audit, operator, b, passes=1) == []
         before = versions(kube, b)
         mark = audit.mark()
         for name in ("shop", "solo"):
@@ -290,7 +289,7 @@ def test_a_formation_never_creates_or_changes_anything_in_another_namespace(
         )  # fmt: skip
         wait_converged(kube, a, 120)
         installed.kubectl("delete", "formation", "solo", "-n", a)
-        assert quiet(audit, a, 3 * operator.resync) == []
+        assert quiet(audit, operator, a) == []
         assert foreign_writes(audit, mark, {a}) == []
         assert versions(kube, b) == before
 
@@ -339,7 +338,7 @@ def test_two_formations_whose_children_would_share_a_name_never_take_each_others
 
     c = eventually(refused, timeout=30, what="Reconciled=False NameConflict on a-b")
     assert "Deployment a-b-web already exists and is not owned by this Formation" in c["message"]
-    time.sleep(2 * operator.resync)
+    operator.wait_for_resyncs(2)
     d = get(kube, Deployment, "a-b-web", namespace)
     assert d is not None
     (ref,) = d["metadata"]["ownerReferences"]
@@ -365,7 +364,7 @@ def test_a_name_conflict_refuses_the_formation_whole_and_it_converges_once_the_n
         return f if f and settled(f) and c and c["reason"] == "NameConflict" else None
 
     eventually(refused, timeout=30, what="Reconciled=False NameConflict")
-    time.sleep(2 * operator.resync)  # resyncs do not apply the rest either
+    operator.wait_for_resyncs(2)  # resyncs do not apply the rest either
     snap = Snapshot.read(kube, namespace)
     owned = snap.owned_by(snap.formations["shop"])
     assert owned == {"Deployment": set(), "Service": set(), "PodDisruptionBudget": set()}

@@ -5,25 +5,23 @@ Run after test_operator.py's behaviours, against the same operator (resync every
 
 from __future__ import annotations
 
-import time
-
 from lightkube import Client
 
 from localcluster.audit import AuditLog
-from localcluster.operator import OPERATOR_USER
+from localcluster.operator import OPERATOR_USER, Operator
 from tests.integration.test_operator import create, wait_ready
 from tests.kubehelp import Deployment, eventually, names
 
 
-def settled(audit: AuditLog, namespace: str, quiet: float = 1.5) -> None:
-    """Wait until the operator has made no write in `namespace` for `quiet` seconds."""
+def settled(audit: AuditLog, operator: Operator, namespace: str) -> None:
+    """Wait until a whole resync pass of the operator makes no write in `namespace`."""
 
-    def quiet_now() -> bool:
+    def quiet_pass() -> bool:
         mark = audit.mark()
-        time.sleep(quiet)
+        operator.wait_for_resyncs(1)
         return not audit.writes_since(mark, OPERATOR_USER, namespace)
 
-    eventually(quiet_now, timeout=30, interval=0, what="the operator to stop writing")
+    eventually(quiet_pass, timeout=60, interval=0, what="the operator to stop writing")
 
 
 def test_a_converged_formation_costs_no_write_across_resyncs(
@@ -31,9 +29,9 @@ def test_a_converged_formation_costs_no_write_across_resyncs(
 ) -> None:
     create(installed, namespace)
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     mark = audit.mark()
-    time.sleep(3 * operator.resync)
+    operator.wait_for_resyncs(3)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]
 
@@ -43,7 +41,7 @@ def test_a_scale_costs_exactly_the_writes_it_needs(
 ) -> None:
     create(installed, namespace)
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     mark = audit.mark()
     installed.kubectl(
         "patch",
@@ -55,7 +53,7 @@ def test_a_scale_costs_exactly_the_writes_it_needs(
         '{"spec":{"processes":{"worker":{"quantity":3}}}}',
     )
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     children = {
         (w.verb, w.resource, w.name)
@@ -75,12 +73,12 @@ def test_restarting_the_operator_costs_no_write(
 ) -> None:
     create(installed, namespace)
     wait_ready(kube, namespace)
-    settled(audit, namespace)
+    settled(audit, operator, namespace)
     operator.stop()
     mark = audit.mark()
     operator.start()
     eventually(lambda: "Caches synced" in operator.log_since_start(), what="caches synced")
-    time.sleep(2 * operator.resync)
+    operator.wait_for_resyncs(2)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import itertools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -175,10 +176,17 @@ class Controller:
         )
 
     async def _resync(self) -> None:
-        while True:
+        """Every `resync_seconds`, every Formation once more; a pass over a cluster in sync
+        writes nothing. Each pass is logged once its reconciles are done, with the writes made
+        meanwhile: what a test waits for to see that nothing happened."""
+        for done in itertools.count(1):
             await asyncio.sleep(self.resync_seconds)
-            for key in list(self.cache.formations):
+            writes, keys = self.kube.writes, list(self.cache.formations)
+            for key in keys:
                 self.queue.add(key, low=True)
+            await self.queue.drained()
+            made = self.kube.writes - writes
+            log.info("Resync %d done: %d formations, %d writes", done, len(keys), made)
 
     # -- feeding the caches ----------------------------------------------------------------
 

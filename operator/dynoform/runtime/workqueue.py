@@ -18,18 +18,30 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("dynoform.queue")
 K = TypeVar("K", bound=Hashable)
 
 BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
 HIGH, LOW = 0, 1
+# Runs a callback after a delay: the event loop's call_later, or a test's own clock.
+Timer = Callable[[float, Callable[[], None]], Any]
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> Any:
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, handler: Callable[[K], Awaitable[None]], workers: int = 8) -> None:
+    def __init__(
+        self,
+        handler: Callable[[K], Awaitable[None]],
+        workers: int = 8,
+        timer: Timer = _call_later,
+    ) -> None:
         self._handler = handler
+        self._timer = timer
         # (priority, order, key): first by priority, then first come. A key moved up leaves
         # its old entry behind, which is skipped when it comes out (see _take).
         self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
@@ -41,6 +53,8 @@ class WorkQueue(Generic[K]):
         self._soon: set[K] = set()
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def start(self) -> None:
         """Start the workers; keys added before wait for them (a follower's queue fills up)."""
@@ -66,10 +80,11 @@ class WorkQueue(Generic[K]):
         if queued is not None and queued <= priority:
             return
         self._queued[key] = priority
+        self._idle.clear()
         self._queue.put_nowait((priority, next(self._order), key))
 
     def add_after(self, key: K, delay: float) -> None:
-        asyncio.get_running_loop().call_later(delay, self.add, key)
+        self._timer(delay, lambda: self.add(key))
 
     def add_soon(self, key: K, window: float) -> None:
         """Add `key`, at low priority, at the end of a window that its first call opens; the
@@ -77,16 +92,26 @@ class WorkQueue(Generic[K]):
         if key in self._soon:
             return
         self._soon.add(key)
+        self._idle.clear()
 
         def due() -> None:
             self._soon.discard(key)
             self.add(key, low=True)
+            self._note_idle()
 
-        asyncio.get_running_loop().call_later(window, due)
+        self._timer(window, due)
 
     def idle(self) -> bool:
-        """Nothing queued or running (the tests and benchmarks wait for this)."""
+        """Nothing queued, due soon or running (the tests and benchmarks wait for this)."""
         return not (self._queued or self._running or self._soon)
+
+    async def drained(self) -> None:
+        """Return once the queue is idle (at once if it is)."""
+        await self._idle.wait()
+
+    def _note_idle(self) -> None:
+        if self.idle():
+            self._idle.set()
 
     async def _take(self) -> K:
         while True:
@@ -114,3 +139,4 @@ class WorkQueue(Generic[K]):
                 again = self._dirty.pop(key, None)
                 if again is not None:
                     self.add(key, low=again == LOW)
+                self._note_idle()
