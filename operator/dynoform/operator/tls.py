@@ -156,6 +156,7 @@ class ServingCert:
 
 def self_signed(directory: Path, host: str = "127.0.0.1") -> ServingCert:
     """Write a fresh CA-signed serving certificate for `host` (and localhost) to `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
     ca = CertificateAuthority.create("dynoform webhook CA")
     certfile, keyfile = ca.issue_server(host, ["localhost"], [host]).write(directory, "tls")
     return ServingCert(certfile, keyfile, ca.pem.cert_pem)
