@@ -1,6 +1,6 @@
 """The operator's view of the cluster: Formations, their children and the DynoSizes.
 
-Fed by watches (kopf for Formations, kube.Kube.inform for the rest); read by the reconciler,
+Fed by watches (kopf for Formations, the runtime's informers for the rest); read by the reconciler,
 which therefore never lists or gets what it already knows. Pure bookkeeping, no I/O.
 
 What is held for long is held flat: Formations and children as compact JSON (bytes), pods as

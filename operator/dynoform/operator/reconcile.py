@@ -178,7 +178,7 @@ class Reconciler:
         A body without replicas is only safe once we no longer hold them: if we were their last
         manager, dropping them would reset the Deployment to 1 dyno. So while we hold them,
         another manager of ours first takes the current count, brought within the bounds, and
-        keeps it until the autoscaler writes its own (kube.Kube.hand_over_replicas). A new
+        keeps it until the autoscaler writes its own (Kube.hand_over_replicas). A new
         Deployment is created at its starting count (`quantity`), then handed over alike.
         """
         ptype = body["metadata"]["labels"][LABEL_TYPE]

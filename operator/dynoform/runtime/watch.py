@@ -27,7 +27,7 @@ from lightkube import ALL_NS, AsyncClient
 
 from dynoform.runtime.resources import CLUSTER_SCOPED, WATCHED, api_path
 
-log = logging.getLogger("dynoform.kube")
+log = logging.getLogger("dynoform.runtime.watch")
 
 Replace = Callable[[str, list[dict[str, Any]]], None]
 OnEvent = Callable[[str, dict[str, Any]], None]

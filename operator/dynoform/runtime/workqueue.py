@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-log = logging.getLogger("dynoform.queue")
+log = logging.getLogger("dynoform.runtime.workqueue")
 K = TypeVar("K", bound=Hashable)
 
 BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
