@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.dyno import EXEC, shell_command
 from dynoform.api.sizes import BUILTIN, Catalog, check
 from dynoform.api.v1alpha1 import Toleration
 from dynoform.core.builders.formation import build_children
@@ -33,8 +34,32 @@ def test_each_process_type_gets_a_deployment_named_formation_dash_type() -> None
 
 def test_the_command_runs_through_a_shell_as_a_procfile_line() -> None:
     container = pod(children(), "shop-web")["containers"][0]
-    assert container["command"] == ["/bin/sh", "-c", "bundle exec puma -p $PORT"]
+    # A simple command replaces the shell (it then hears SIGTERM as PID 1); $PORT expands.
+    assert container["command"] == ["/bin/sh", "-c", EXEC, "bundle exec puma -p $PORT"]
     assert container["image"] == "registry.example/shop:v1"
+
+
+@pytest.mark.parametrize(
+    ("line", "execs"),
+    [
+        ("python3 web.py", True),
+        ("bundle exec puma -p $PORT -C config/puma.rb", True),
+        ("node server.js > /dev/null", False),  # a redirection: the shell stays
+        ("cd app && ./run", False),
+        ("./migrate; ./serve", False),
+        ("yes | head", False),
+        ("echo $(date)", False),
+        ("FOO=1 ./run", False),  # an assignment prefix: `exec FOO=1` would fail
+        ("exec ./run", False),  # already exec'd
+        ("if true; then ./run; fi", False),
+        ("it's unbalanced", False),
+    ],
+)
+def test_a_simple_procfile_line_replaces_the_shell_and_a_compound_one_keeps_it(
+    line: str, execs: bool
+) -> None:
+    argv = shell_command(line)
+    assert argv == (["/bin/sh", "-c", EXEC, line] if execs else ["/bin/sh", "-c", line])
 
 
 def test_type_config_vars_override_app_ones_and_dyno_identity_is_set() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.dyno import EXEC
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus
 from dynoform.cli import dynos as dy
@@ -280,3 +281,10 @@ def test_ps_ends_with_the_operators_redundancy_verdict() -> None:
         "Run at least two worker dynos for redundancy."
     )
     assert "not verified yet" in redundancy_verdict(make_formation())
+
+
+def test_a_dyno_shows_its_procfile_line_however_the_shell_runs_it() -> None:
+    exec_pod = pod("one", "run")
+    exec_pod["spec"]["containers"][0]["command"] = ["/bin/sh", "-c", EXEC, "rake db:migrate"]
+    assert dy.command_of(exec_pod) == "rake db:migrate"
+    assert dy.command_of(pod("two", "run")) == "run run"  # a compound line: `/bin/sh -c LINE`

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from dynoform.api.dyno import EXEC
 from dynoform.api.sizes import BUILTIN, Catalog
 from dynoform.cli import logs, oneoff
 from dynoform.cli.dynos import Dyno
@@ -69,7 +70,7 @@ def test_a_one_off_runs_the_apps_image_config_and_size_like_a_formation_dyno() -
     web = build_deployment(SHOP, "web", BUILTIN["standard-2x"])["spec"]["template"]["spec"]
     container, web_container = pod["containers"][0], web["containers"][0]
     assert container["image"] == web_container["image"]
-    assert container["command"] == ["/bin/sh", "-c", "rake db:migrate"]
+    assert container["command"] == ["/bin/sh", "-c", EXEC, "rake db:migrate"]
     assert container["envFrom"] == web_container["envFrom"]
     assert container["resources"] == web_container["resources"]
     assert container["securityContext"] == web_container["securityContext"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.conditions import find
+from dynoform.api.dyno import EXEC
 from dynoform.api.sizes import BUILTIN
 from dynoform.api.v1alpha1 import Formation, FormationStatus
 from dynoform.core.builders.release import build_release_job, release_job_name
@@ -54,7 +55,7 @@ def test_the_job_runs_the_release_command_once_with_the_new_image_and_the_app_co
     assert "topologySpreadConstraints" not in pod
     (container,) = pod["containers"]
     assert container["image"] == V2
-    assert container["command"] == ["/bin/sh", "-c", "rake db:migrate"]
+    assert container["command"] == ["/bin/sh", "-c", EXEC, "rake db:migrate"]
     assert container["envFrom"] == [{"secretRef": {"name": "db"}}]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["RAILS_ENV"] == "production"

@@ -10,6 +10,8 @@ Deployments and the release Job; the CLI in one-off pods.
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Any
 
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, ProcessType
@@ -63,12 +65,46 @@ def _pod_security(formation: Formation) -> dict[str, Any]:
     return ctx
 
 
+# The shell runs a Procfile line, and as the container's PID 1 it ignores SIGTERM (the kernel
+# drops a signal to PID 1 that has no handler), so a dyno would never hear Heroku's SIGTERM and
+# would be killed 30 s later. A simple command therefore replaces the shell (`exec`), and hears
+# the signal itself; `$0` carries the line verbatim, expanded by `eval` as `sh -c` would.
+# A compound line (`a && b`, `cd x; ./run`) keeps the shell: write `exec` in it yourself.
+EXEC = 'eval "exec $0"'
+_OPERATORS = re.compile(r"[;&|()<>`\n]|\$\(")
+_SHELL_WORDS = frozenset(
+    {
+        # keywords: the line is a compound command
+        "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in",
+        "then", "until", "while",
+        # builtins that act on the shell itself: nothing to exec
+        ".", ":", "break", "cd", "continue", "eval", "exec", "exit", "export", "readonly",
+        "return", "set", "shift", "source", "trap", "ulimit", "umask", "unset", "wait",
+    }
+)  # fmt: skip
+
+
+def shell_command(line: str) -> list[str]:
+    """How a dyno runs a Procfile line: `/bin/sh -c`, replaced by the command when simple."""
+    try:
+        words = shlex.split(line)
+    except ValueError:  # unbalanced quotes: the shell will say what is wrong
+        words = []
+    simple = (
+        bool(words)
+        and not _OPERATORS.search(line)
+        and words[0] not in _SHELL_WORDS
+        and "=" not in words[0]
+    )
+    return ["/bin/sh", "-c", EXEC, line] if simple else ["/bin/sh", "-c", line]
+
+
 def _container(formation: Formation, ptype: str, size: DynoSizeSpec) -> dict[str, Any]:
     spec = formation.spec
     container: dict[str, Any] = {
         "name": ptype,
         "image": spec.image,
-        "command": ["/bin/sh", "-c", spec.processes[ptype].command],
+        "command": shell_command(spec.processes[ptype].command),
         "env": _env(formation, ptype),
         "resources": {"requests": size.requests.wire(), "limits": size.limits.wire()},
         "securityContext": {

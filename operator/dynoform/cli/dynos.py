@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from dynoform.api.dyno import EXEC
 from dynoform.api.labels import LABEL_SIZE, LABEL_TYPE
 from dynoform.cli.grammar import ONE_OFF, DynoRef
 
@@ -106,11 +107,13 @@ def updated_at(pod: Mapping[str, Any], dyno_state: str) -> datetime:
 
 
 def command_of(pod: Mapping[str, Any]) -> str:
-    """The Procfile command a pod runs (`/bin/sh -c CMD` -> CMD)."""
+    """The Procfile command a pod runs (`/bin/sh -c CMD`, or `/bin/sh -c EXEC CMD` -> CMD)."""
     containers = (pod.get("spec") or {}).get("containers") or [{}]
     argv = [*containers[0].get("command", []), *containers[0].get("args", [])]
     if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
         return str(argv[2])
+    if argv[:3] == ["/bin/sh", "-c", EXEC] and len(argv) == 4:
+        return str(argv[3])
     return " ".join(str(a) for a in argv)
 
 
