@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from lightkube import Client
 
+from dynoform.api.dyno import EXEC
 from dynoform.runtime.resources import generic
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, Formation, Pod, apply_yaml, condition, eventually, get
@@ -382,10 +383,10 @@ def test_run_detached_creates_a_job_outside_the_formation(
     assert job is not None
     assert job["metadata"]["labels"]["dyno.dev/one-off"] == "run.1"
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["/bin/sh", "-c", "rake db:migrate"]
+    assert container["command"] == ["/bin/sh", "-c", EXEC, "rake db:migrate"]
     assert {"name": "VERBOSE", "value": "1"} in container["env"]
     worker_job = get(kube, Job, "shop-run-2", namespace)
-    assert worker_job["spec"]["template"]["spec"]["containers"][0]["command"][2] == (  # type: ignore[index]
+    assert worker_job["spec"]["template"]["spec"]["containers"][0]["command"][3] == (  # type: ignore[index]
         "bundle exec sidekiq"
     )
 

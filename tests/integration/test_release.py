@@ -13,6 +13,7 @@ from typing import Any
 from lightkube import Client
 from lightkube.types import PatchType
 
+from dynoform.api.dyno import EXEC
 from dynoform.runtime.resources import RESOURCES, generic
 from localcluster.audit import AuditLog
 from localcluster.operator import OPERATOR_USER
@@ -72,6 +73,7 @@ def test_a_new_formation_runs_its_release_before_any_dyno_starts(
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "/bin/sh",
         "-c",
+        EXEC,
         "bundle exec rake db:migrate",
     ]
     assert condition(job, "Complete") is not None
