@@ -28,8 +28,8 @@ cluster-up: $(STAMP) binaries ## Start the local cluster (control plane, kwok no
 cluster-down: $(STAMP) ## Stop the local control plane
 	@$(PY) -m localcluster down
 
-crds: $(STAMP) ## Regenerate crds/ (and the Helm chart's copy) from the pydantic models
-	$(PY) -m dynoform.api.crd crds/ charts/dynoform/files/crds/
+crds: $(STAMP) ## Regenerate crds/, deploy/ (sizes, stamp policy) and the chart's copies from the models
+	$(PY) -m dynoform.api.crd
 
 lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
 	$(VENV)/bin/ruff check operator tests bench hack

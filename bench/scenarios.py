@@ -28,7 +28,7 @@ from lightkube.types import PatchType
 
 from bench import workload
 from bench.measure import ChildWatch, cpu_seconds, right_spec, rss_mib, until
-from dynoform.core.admission import CHANGED_BY
+from dynoform.api.labels import CHANGED_BY
 from dynoform.runtime import kube
 from dynoform.runtime.resources import RESOURCES, FormationResource, generic
 from localcluster.audit import AuditLog

@@ -165,6 +165,10 @@ def apiserver(bins: Binaries, layout: Layout, ports: Ports) -> list[str]:
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
+        # dynoform's audit stamp is a MutatingAdmissionPolicy: beta (off by default) in 1.34
+        # and 1.35, served as admissionregistration.k8s.io/v1beta1.
+        "--feature-gates=MutatingAdmissionPolicy=true",
+        "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
         "--profiling=false",
         f"--audit-policy-file={layout.audit_policy}",
         f"--audit-log-path={layout.audit_log}",

@@ -1,9 +1,12 @@
-"""Admission against the real API server, with the operator's webhooks registered on 127.0.0.1:
-the size catalog's rules at apply time, and who changed the formation (Events and history)."""
+"""Admission against the real API server, in the API server itself (the admission policies of
+dynoform.api.admission, no webhook): the size catalog's rules at apply time, and who changed the
+formation (Events and history); and the optional webhook for clusters without
+MutatingAdmissionPolicy."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +16,16 @@ import pytest
 import yaml
 from lightkube import Client
 
+from dynoform.api.admission import CATALOG_POLICY, STAMP_POLICY
+from dynoform.api.sizes import Catalog, SizeError, check
+from dynoform.api.v1alpha1 import FormationSpec
+from dynoform.runtime.resources import RESOURCES
+from localcluster.operator import OPERATOR_USER, ROOT, Operator, wait_for_admission
 from tests.factories import formation_body
 from tests.integration.test_operator import create, wait_ready
 from tests.kubehelp import (
     Formation,
     apply_yaml,
-    condition_with,
     events_for,
     eventually,
     get,
@@ -65,8 +72,12 @@ def test_the_catalogs_rules_refuse_at_apply_time_with_herokus_wording(
 ) -> None:
     result = apply_yaml(installed.kubectl, body_with(namespace, processes=procs), check=False)
     assert result.returncode != 0, "accepted"
-    assert 'admission webhook "formations.dyno.dev" denied the request' in result.stderr
+    assert f"ValidatingAdmissionPolicy '{CATALOG_POLICY}'" in result.stderr
     assert message in result.stderr
+    # The CLI's own check (dynoform.api.sizes) says the same.
+    spec = FormationSpec.model_validate({"image": "shop:v1", "processes": procs})
+    with pytest.raises(SizeError, match=re.escape(message)):
+        check(spec, Catalog())
 
 
 def test_a_scale_beyond_the_catalog_is_refused_and_changes_nothing(
@@ -180,36 +191,97 @@ def test_a_change_that_is_no_scale_is_not_recorded(
     assert f["metadata"]["annotations"]["dyno.dev/changed-by"] == "alice@example.com"
 
 
-def test_the_webhook_is_scoped_to_formations_and_ignores_failures(operator, installed) -> None:
-    def hooks(kind: str) -> list[dict[str, Any]]:
-        config = json.loads(installed.kubectl("get", kind, "dyno.dev", "-o", "json").stdout)
-        return list(config.get("webhooks") or [])
-
-    # One webhook judges and stamps (one call per write); kopf's validating twin stays empty.
-    assert hooks("validatingwebhookconfiguration") == []
-    (hook,) = hooks("mutatingwebhookconfiguration")
-    assert hook["name"] == "formations.dyno.dev"
-    assert hook["failurePolicy"] == "Ignore"
-    assert hook["clientConfig"]["url"].startswith("https://127.0.0.1:")
-    assert [(r["apiGroups"], r["resources"]) for r in hook["rules"]] == [
-        (["dyno.dev"], ["formations"])
-    ]
+def test_admission_needs_no_webhook(operator, installed) -> None:
+    for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        assert json.loads(installed.kubectl("get", kind, "-o", "json").stdout)["items"] == []
+    bound = json.loads(
+        installed.kubectl("get", "validatingadmissionpolicybindings", "-o", "json").stdout
+    )
+    by_name = {b["metadata"]["name"]: b["spec"] for b in bound["items"]}
+    # One binding, every DynoSize a param.
+    assert by_name[CATALOG_POLICY]["paramRef"]["selector"] == {}
+    stamp = installed.kubectl("get", "mutatingadmissionpolicybinding", STAMP_POLICY, "-o", "json")
+    assert json.loads(stamp.stdout)["spec"]["policyName"] == STAMP_POLICY
 
 
-def test_with_the_operator_down_formations_are_accepted_and_refused_on_its_return(
+def test_with_the_operator_down_the_catalog_still_refuses_and_scales_are_still_stamped(
     operator, installed, kube: Client, namespace: str
 ) -> None:
-    operator.stop()
-    try:
+    with operator.down():
         bad = body_with(namespace, processes=processes(web=("huge-9x", 1)))
         result = apply_yaml(installed.kubectl, bad, check=False)
-        assert result.returncode == 0, result.stderr  # failurePolicy: Ignore
-    finally:
-        operator.start()
-    eventually(
-        lambda: condition_with(kube, namespace, "Reconciled", "UnknownSize"),
-        what="Reconciled=False UnknownSize once the operator is back",
+        assert result.returncode != 0
+        assert "No such size as huge-9x (process type web)" in result.stderr
+        create_as(installed, "alice@example.com", namespace, web=("standard-1x", 2))
+        f = get(kube, Formation, "shop", namespace)
+        assert f is not None
+        assert f["metadata"]["annotations"]["dyno.dev/changed-by"] == "alice@example.com"
+    wait_ready(kube, namespace)
+    f = get(kube, Formation, "shop", namespace)
+    assert f is not None
+    assert [h["by"] for h in f["status"]["history"]] == ["alice@example.com"]
+
+
+def test_a_size_written_as_heroku_prints_it_is_the_catalogs_size(
+    operator, installed, kube: Client, namespace: str
+) -> None:
+    create(installed, namespace, processes=processes(web=("Standard-2X", 2)))
+    wait_ready(kube, namespace)
+    deployment = get(kube, RESOURCES["Deployment"], "shop-web", namespace)
+    assert deployment is not None
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["memory"] == "1Gi"
+    result = apply_yaml(
+        installed.kubectl,
+        body_with(namespace, processes=processes(web=("Eco", 2))),
+        check=False,
     )
+    assert "Cannot run more than 1 Eco dyno per process type (web=2)" in result.stderr
+
+
+def test_without_a_mutating_policy_the_optional_webhook_stamps_the_user(
+    operator, installed, kube: Client, namespace: str, tmp_path: Path
+) -> None:
+    """Clusters that serve no MutatingAdmissionPolicy (before 1.34, or with the beta off) keep
+    the history true with the operator's webhook (the chart's `webhooks.enabled`)."""
+    policy = ROOT / "deploy" / "stamp-policy.yaml"
+    installed.kubectl("delete", "-f", str(policy))
+    local = installed.local
+    kubeconfig = str(local.kubeconfig_for(OPERATOR_USER)) if local else installed.kubeconfig
+    webhook = Operator(kubeconfig, tmp_path / "webhook.log", extra_args=("--webhook-port", "0"))
+    try:
+        with operator.down():
+            webhook.start()
+            try:
+                eventually(
+                    lambda: (
+                        installed.kubectl(
+                            "get", "mutatingwebhookconfiguration", "dyno.dev", check=False
+                        ).returncode
+                        == 0
+                    ),
+                    what="the webhook registered",
+                )
+                create_as(installed, "alice@example.com", namespace, web=("standard-1x", 1))
+                wait_ready(kube, namespace)
+                patch_as(
+                    installed,
+                    "bob@example.com",
+                    namespace,
+                    '{"spec":{"processes":{"web":{"quantity":2}}}}',
+                )
+                wait_ready(kube, namespace)
+                f = get(kube, Formation, "shop", namespace)
+                assert f is not None
+                history = [h["by"] for h in f["status"]["history"]]
+                assert history == ["alice@example.com", "bob@example.com"]
+            finally:
+                webhook.stop()
+                for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+                    installed.kubectl("delete", kind, "dyno.dev", "--ignore-not-found")
+    finally:
+        installed.kubectl("apply", "--server-side", "-f", str(policy))
+        wait_for_admission(installed.kubectl)
 
 
 def test_dyno_ps_history_prints_who_changed_what(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dynoform.api.admission import shape
+from dynoform.api.labels import CHANGED_BY, CHANGED_TO
 from dynoform.api.sizes import Catalog
-from dynoform.api.v1alpha1 import Formation
-from dynoform.core.admission import CHANGED_BY, CHANGED_TO, changed_by, refusal, stamp
+from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
+from dynoform.core.admission import changed_by, refusal, stamp
 from dynoform.core.status import Observed, Outcome, build_status
 from tests.factories import formation_body, make_formation
 
@@ -67,3 +69,28 @@ def test_the_history_keeps_the_last_ten_changes_newest_last() -> None:
     assert status.history is not None
     assert [h.formation for h in status.history] == [f"web={n}:standard-1x" for n in range(3, 13)]
     assert (status.history[-1].by, status.history[-1].time) == ("user12", "t12")
+
+
+def test_the_stamp_records_quantities_and_sizes_as_written_sorted_by_type() -> None:
+    spec = make_formation(
+        processes={
+            "worker": {"command": "b", "size": "Standard-2X"},
+            "web": {"command": "a", "quantity": 2, "autoscaling": {"min": 2, "max": 5, "cpu": 60}},
+        }
+    ).spec
+    assert shape(spec) == "web=2..5:standard-1x worker=:standard-2x"
+
+
+def test_the_catalog_index_lists_every_size_in_catalog_order_with_its_tier() -> None:
+    custom = DynoSizeSpec.model_validate(
+        {
+            "tier": "gpu",
+            "displayName": "GPU-L",
+            "requests": {"cpu": "4", "memory": "16Gi"},
+            "limits": {"cpu": "4", "memory": "16Gi"},
+        }
+    )
+    index = Catalog({"gpu-l": custom}).index()
+    assert [e.name for e in index][:3] == ["eco", "basic", "standard-1x"]
+    assert (index[-1].name, index[-1].display_name, index[-1].tier) == ("gpu-l", "GPU-L", "gpu")
+    assert index[0].display_name == "Eco"

@@ -28,6 +28,7 @@ IN_CLUSTER: Grants = {
 }
 CLUSTER_SCOPED = {
     ("dyno.dev", "dynosizes"),
+    ("dyno.dev", "dynosizes/status"),
     ("", "nodes"),
     ("apiextensions.k8s.io", "customresourcedefinitions"),
     ("", "namespaces"),

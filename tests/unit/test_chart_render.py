@@ -176,7 +176,7 @@ def test_the_charts_crd_files_are_byte_copies_of_the_generated_ones() -> None:
 def test_the_rendered_crds_are_the_generated_ones_kept_on_uninstall() -> None:
     docs = render("--show-only", "templates/crds.yaml")
     expected = [d for text in generated_crds().values() for d in yaml.safe_load_all(text) if d]
-    assert len(docs) == len(expected) == 4
+    assert len(docs) == len(expected) == 6
     for doc in docs:
         meta = doc["metadata"]
         assert meta["annotations"] == {"helm.sh/resource-policy": "keep"}

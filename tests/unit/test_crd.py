@@ -7,9 +7,12 @@ from typing import Any
 
 import yaml
 
-from dynoform.api.crd import formation_crd, render
+from dynoform.api.crd import formation_crd, outputs, render
+from dynoform.api.sizes import BUILTIN
+from dynoform.api.v1alpha1 import DynoSize
 
-CRDS = Path(__file__).resolve().parents[2] / "crds"
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -47,7 +50,7 @@ def test_the_printer_columns_show_formation_ready_and_age() -> None:
     assert [c["name"] for c in cols if not c.get("priority")] == ["Formation", "Ready", "Age"]
 
 
-def test_the_generated_files_are_two_crds_and_an_admission_policy() -> None:
+def test_the_generated_files_are_two_crds_and_two_validating_policies() -> None:
     kinds = sorted(
         d["kind"] for p in CRDS.glob("*.yaml") for d in yaml.safe_load_all(p.read_text())
     )
@@ -55,5 +58,21 @@ def test_the_generated_files_are_two_crds_and_an_admission_policy() -> None:
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ValidatingAdmissionPolicyBinding",
     ]
+
+
+def test_every_generated_file_is_committed_as_generated() -> None:
+    for path, text in outputs().items():
+        committed = ROOT / path
+        assert committed.exists(), f"{path} is missing: run `make crds`"
+        assert committed.read_text() == text, f"{path} drifted from the models: run `make crds`"
+
+
+def test_the_built_in_sizes_are_shipped_as_dyno_size_objects() -> None:
+    shipped = list(yaml.safe_load_all((ROOT / "deploy" / "dynosizes.yaml").read_text()))
+    assert [d["metadata"]["name"] for d in shipped] == list(BUILTIN)
+    for doc in shipped:
+        assert DynoSize.model_validate(doc).spec == BUILTIN[doc["metadata"]["name"]]

@@ -101,3 +101,35 @@ def test_expected_kopf_errors_are_logged_at_their_level_and_real_errors_stay_err
 def test_an_image_pull_secret_named_twice_is_refused_as_the_api_server_refuses_it() -> None:
     with pytest.raises(ValidationError, match="an image pull secret is named twice: regcred"):
         make_formation(imagePullSecrets=[{"name": "regcred"}, {"name": "regcred"}])
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx",
+        "registry.example/shop:v2",
+        "localhost:5000/team/app:1.0",
+        "ghcr.io/org/my_app__x-y",
+        "shop@sha256:" + "a" * 64,
+    ],
+)
+def test_an_image_a_runtime_can_pull_is_accepted(image: str) -> None:
+    assert make_formation(image=image).spec.image == image
+
+
+@pytest.mark.parametrize(
+    "image", ["my image", "Shop:v1", "registry//shop", "shop:", "/shop", "shop:v1@sha256:abc"]
+)
+def test_an_image_that_can_never_be_pulled_is_refused_with_its_reference(image: str) -> None:
+    with pytest.raises(ValidationError, match="is not an image reference a container runtime"):
+        make_formation(image=image)
+
+
+def test_a_size_in_herokus_casing_is_the_catalogs_name() -> None:
+    f = make_formation(processes={"web": {"command": "a", "size": "Standard-2X"}})
+    assert f.spec.processes["web"].size == "standard-2x"
+
+
+def test_a_size_that_is_no_name_says_so() -> None:
+    with pytest.raises(ValidationError, match="is not a dyno size name"):
+        make_formation(processes={"web": {"command": "a", "size": "standard 2x"}})

@@ -40,10 +40,14 @@
   verbs: [create]
 {{- end }}
 {{- define "dynoform.clusterRules" -}}
-# DynoSizes: the admins' size catalog, cluster-scoped.
+# DynoSizes: the admins' size catalog, cluster-scoped; their status holds the whole catalog for
+# the admission policy (written by server-side apply).
 - apiGroups: [dyno.dev]
   resources: [dynosizes]
   verbs: [list, watch]
+- apiGroups: [dyno.dev]
+  resources: [dynosizes/status]
+  verbs: [patch]
 # The zones of the Nodes the dynos run on (verified spread). Read only.
 - apiGroups: [""]
   resources: [nodes]

@@ -61,6 +61,28 @@ class DynoSizeSpec(Model):
     )
 
 
+class CatalogEntry(Model):
+    """One size of the catalog, as the admission policy needs it to judge a whole formation."""
+
+    name: str = Field(max_length=63, description="The size's name.")
+    display_name: str = Field(max_length=63, description="Its canonical casing.")
+    tier: str = Field(max_length=63, description="Its tier.")
+
+
+class DynoSizeStatus(Model):
+    """What the operator observed: the whole catalog, written on every DynoSize.
+
+    A ValidatingAdmissionPolicy sees one DynoSize at a time (its params); the rules that need
+    every size at once (an unknown size, tiers that do not mix) read this index.
+    """
+
+    catalog: list[CatalogEntry] | None = Field(
+        default=None,
+        max_length=1024,
+        description="Every size of the catalog (built-in and the admin's), in catalog order.",
+    )
+
+
 class DynoSize(Model):
     """A cluster-scoped dyno size, like a StorageClass; overrides a built-in of the same name."""
 
@@ -70,6 +92,7 @@ class DynoSize(Model):
     kind: Literal["DynoSize"] = Field(default="DynoSize")
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: DynoSizeSpec
+    status: DynoSizeStatus | None = None
 
     @property
     def name(self) -> str:

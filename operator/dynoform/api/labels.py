@@ -14,6 +14,9 @@ LABEL_FORMATION = "dyno.dev/formation"
 LABEL_TYPE = "dyno.dev/process-type"
 LABEL_SIZE = "dyno.dev/size"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# The audit stamp (dynoform.api.admission): who last changed quantities or sizes, and to what.
+CHANGED_BY = "dyno.dev/changed-by"
+CHANGED_TO = "dyno.dev/changed-to"
 # The label selector every watch of our children uses (filtered server-side).
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from pydantic.config import JsonDict, JsonValue
 
 from dynoform.api.autoscaling import Autoscaling
@@ -18,7 +18,10 @@ from dynoform.api.base import cel as _cel
 PROCESS_TYPE_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 PROCESS_TYPE_MAX = 30
 NAME_MAX = 63
-SIZE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Any case: Heroku prints sizes as `Standard-2X`, and a size written so is the catalog's
+# `standard-2x` (the models lowercase it; the admission policy compares lowercased).
+SIZE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$"
+SIZE_INVALID = "is not a dyno size name: letters, digits and '-', such as standard-2x"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # Set by the operator on every dyno; a config var of the same name would be silently overridden.
 RESERVED_ENV = ("PORT", "DYNO", "DYNO_TYPE", "DYNO_SIZE")
@@ -36,6 +39,18 @@ MAX_COMMAND = 32768
 
 
 EnvMap = dict[str, str]
+
+SIZE_RULE = _cel(
+    f"self.matches('{SIZE_PATTERN}')", SIZE_INVALID, messageExpression=f'self + " {SIZE_INVALID}"'
+)
+
+
+def size_name(value: str) -> str:
+    """A size as the catalog names it (lowercase); the CRD's rule, for the operator and CLI."""
+    if re.match(SIZE_PATTERN, value) is None:
+        raise ValueError(f"{value} {SIZE_INVALID}")
+    return value.lower()
+
 
 ENV_RULES: list[JsonValue] = [
     _cel(
@@ -86,10 +101,11 @@ class ProcessType(Model):
         default=DEFAULT_SIZE,
         min_length=1,
         max_length=63,
-        pattern=SIZE_PATTERN,
-        description="The dyno size, lowercase: a built-in Heroku size (eco, basic, standard-1x, "
-        "standard-2x, performance-m, performance-l, performance-l-ram, performance-xl, "
-        "performance-2xl) or a DynoSize defined by the cluster admin.",
+        description="The dyno size, in any case (`standard-2x` or `Standard-2X`): a built-in "
+        "Heroku size (eco, basic, standard-1x, standard-2x, performance-m, performance-l, "
+        "performance-l-ram, performance-xl, performance-2xl) or a DynoSize defined by the "
+        "cluster admin.",
+        json_schema_extra={"x-kubernetes-validations": [SIZE_RULE]},
     )
     singleton: bool | None = Field(
         default=None,
@@ -121,6 +137,11 @@ class ProcessType(Model):
         "`quantity` is where it starts. Not for singletons.",
     )
 
+    @field_validator("size")
+    @classmethod
+    def _catalog_name(cls, size: str) -> str:
+        return size_name(size)
+
 
 class Release(Model):
     """Heroku's release phase: a command run once per new image, before any dyno runs it."""
@@ -136,9 +157,14 @@ class Release(Model):
         default=DEFAULT_SIZE,
         min_length=1,
         max_length=63,
-        pattern=SIZE_PATTERN,
-        description="The dyno size the release command runs on.",
+        description="The dyno size the release command runs on (any case).",
+        json_schema_extra={"x-kubernetes-validations": [SIZE_RULE]},
     )
+
+    @field_validator("size")
+    @classmethod
+    def _catalog_name(cls, size: str) -> str:
+        return size_name(size)
 
 
 def default_singleton_autoscaling_rule(ptype: str) -> JsonDict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dynoform.api.conditions import INCOMPATIBLE_SIZES, SIZE_LIMIT, UNKNOWN_SIZE
+from dynoform.api.dynosize import CatalogEntry
 from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec, FormationSpec, Resources
 
 
@@ -64,6 +65,14 @@ class Catalog:
     def display(self, name: str) -> str:
         spec = self.get(name)
         return spec.display_name if spec and spec.display_name else name
+
+    def index(self) -> list[CatalogEntry]:
+        """Every size in catalog order: what the admission policy reads in each DynoSize's
+        status to judge the rules that need the whole catalog (dynoform.api.admission)."""
+        return [
+            CatalogEntry(name=n, display_name=self.display(n), tier=self._sizes[n].tier)
+            for n in self.names()
+        ]
 
 
 def _catalog_order(name: str) -> tuple[int, str]:

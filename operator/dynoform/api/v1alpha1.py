@@ -8,6 +8,7 @@ Validation that Kubernetes can do at `kubectl apply` time is declared here too, 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
@@ -21,6 +22,7 @@ from dynoform.api.base import cel as _cel
 # Re-exported: every model of the API is importable from here, wherever it is defined.
 from dynoform.api.dynosize import DynoSize as DynoSize
 from dynoform.api.dynosize import DynoSizeSpec as DynoSizeSpec
+from dynoform.api.dynosize import DynoSizeStatus as DynoSizeStatus
 from dynoform.api.dynosize import Resources as Resources
 from dynoform.api.dynosize import Toleration as Toleration
 from dynoform.api.process import DEFAULT_PORT as DEFAULT_PORT
@@ -65,6 +67,20 @@ API_VERSION = f"{GROUP}/{VERSION}"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_PREFIX_PATTERN = r"^[ -<>-~]*$"
 MAX_ID = 2**31 - 1
+
+# The distribution reference grammar (github.com/distribution/reference, regexp.go), which
+# every container runtime parses an image with: an optional registry host and port, a
+# lowercase path of components separated by '/', an optional tag and an optional digest.
+_HOST_PART = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])"
+_HOST = f"{_HOST_PART}(?:[.]{_HOST_PART})*(?::[0-9]+)?"
+_PATH_PART = "[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_TAG = "[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}"
+_DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_PATTERN = f"^(?:{_HOST}/)?{_PATH_PART}(?:/{_PATH_PART})*(?::{_TAG})?(?:@{_DIGEST})?$"
+IMAGE_INVALID = (
+    "is not an image reference a container runtime can pull: "
+    "[registry[:port]/]repository[:tag][@digest], the repository in lowercase, no spaces"
+)
 
 
 class LocalObjectReference(Model):
@@ -144,11 +160,18 @@ class FormationSpec(Model):
     image: str = Field(
         min_length=1,
         max_length=1024,
-        description="The slug: the image every process type runs.",
-        # Kubernetes takes such an image in a Deployment, then refuses every one of its Pods.
+        description="The slug: the image every process type runs, as a container runtime "
+        "pulls it: `[registry[:port]/]repository[:tag][@digest]`.",
+        # Kubernetes takes any such string in a Deployment, then every one of its Pods fails to
+        # pull it: refused here, at apply time, instead.
         json_schema_extra={
             "x-kubernetes-validations": [
-                _cel("self == self.trim()", "an image has no whitespace at either end")
+                _cel("self == self.trim()", "an image has no whitespace at either end"),
+                _cel(
+                    f"self.matches('{IMAGE_PATTERN}')",
+                    IMAGE_INVALID,
+                    messageExpression=f"'\"' + self + '\" {IMAGE_INVALID}'",
+                ),
             ]
         },
     )
@@ -202,9 +225,11 @@ class FormationSpec(Model):
 
     @field_validator("image")
     @classmethod
-    def _image_trimmed(cls, image: str) -> str:
+    def _image_pullable(cls, image: str) -> str:
         if image != image.strip():
             raise ValueError("an image has no whitespace at either end")
+        if re.match(IMAGE_PATTERN, image) is None:
+            raise ValueError(f'"{image}" {IMAGE_INVALID}')
         return image
 
     @field_validator("image_pull_secrets")

@@ -1,10 +1,12 @@
-"""Admission decisions (pure): the catalog's rules at apply time, and who changed the formation.
+"""Admission decisions (pure): the catalog's rules, and who changed the formation.
 
-Served by the operator's webhook (dynoform.operator.webhooks); the operator applies the same rules
-when it reconciles, so a cluster whose webhook is down or absent still never half-applies a bad
-formation. The audit stamp records the requesting user beside the formation it saw: the operator
-attributes a change only when the stamp matches what it reconciles, so a change made while the
-webhook was unreachable is never credited to the previous user.
+The API server judges and stamps with the admission policies (dynoform.api.admission); the
+optional webhook (dynoform.operator.webhooks), for clusters that serve no
+MutatingAdmissionPolicy, does the same here in Python. The operator applies the same rules when
+it reconciles, so a cluster without either still never half-applies a bad formation. The stamp
+records the requesting user beside the shape of the formation it saw: the operator credits a
+change only while the Formation still has that shape, so a change that no stamp vouches for is
+never credited to the previous user.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dynoform.api.admission import shape
+from dynoform.api.labels import CHANGED_BY, CHANGED_TO
 from dynoform.api.sizes import Catalog, SizeError, check
 from dynoform.api.v1alpha1 import Formation
-from dynoform.core.status import summary
-
-CHANGED_BY = "dyno.dev/changed-by"
-CHANGED_TO = "dyno.dev/changed-to"
 
 
 def refusal(body: Mapping[str, Any], catalog: Catalog) -> str | None:
@@ -57,7 +57,7 @@ def stamp(
 def changed_by(formation: Formation) -> str | None:
     """The user who made the formation what it is now, when the stamp says so."""
     annotations = formation.metadata.get("annotations") or {}
-    if annotations.get(CHANGED_TO) != summary(formation):
+    if annotations.get(CHANGED_TO) != shape(formation.spec):
         return None
     by = annotations.get(CHANGED_BY)
     return str(by) if by else None
@@ -65,6 +65,6 @@ def changed_by(formation: Formation) -> str | None:
 
 def _summary(body: Mapping[str, Any]) -> str | None:
     try:
-        return summary(Formation.model_validate(body))
+        return shape(Formation.model_validate(body).spec)
     except ValidationError:
         return None  # Validation refuses it; nothing to record.

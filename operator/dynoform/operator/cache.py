@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from typing import Any
 
 from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
 from dynoform.operator.dynos import Dynos, Key, Obj, owner_key
@@ -67,6 +68,8 @@ class Cache:
         # a Deployment as nested Python dicts costs tens of KB, as JSON about 4 KB.
         self.children: defaultdict[Key, dict[ChildKey, bytes]] = defaultdict(dict)
         self.sizes: dict[str, DynoSizeSpec] = {}
+        # Each DynoSize's status.catalog as last seen (dynoform.operator.catalog keeps it true).
+        self.size_indexes: dict[str, Any] = {}
         self.dynos = Dynos()  # the pods of our dynos, and the zones of the nodes they run on
         # Optional child kinds whose CRD the cluster has (kube.OPTIONAL_KINDS), e.g. ScaledObject.
         self.served: set[str] = set()
@@ -212,7 +215,7 @@ class Cache:
         return touched
 
     def set_sizes(self, objs: list[Obj]) -> None:
-        self.sizes = {}
+        self.sizes, self.size_indexes = {}, {}
         for obj in objs:
             self.set_size(obj)
 
@@ -222,14 +225,17 @@ class Cache:
         except ValueError:
             return  # The CRD's schema refuses such objects; ignore one that slipped through.
         self.sizes[size.name] = size.spec
+        self.size_indexes[size.name] = (obj.get("status") or {}).get("catalog")
 
     def drop_size(self, obj: Obj) -> None:
         self.sizes.pop(obj["metadata"]["name"], None)
+        self.size_indexes.pop(obj["metadata"]["name"], None)
 
     def users_of_size(self, name: str) -> list[Key]:
         users = []
         for key, packed in self.formations.items():
             processes = (json.loads(packed).get("spec") or {}).get("processes") or {}
-            if any((p or {}).get("size", DEFAULT_SIZE) == name for p in processes.values()):
+            sizes = {str((p or {}).get("size", DEFAULT_SIZE)).lower() for p in processes.values()}
+            if name in sizes:
                 users.append(key)
         return users

@@ -24,6 +24,7 @@ from typing import Any
 from dynoform.api import conditions as c
 from dynoform.api.labels import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
 from dynoform.operator.cache import Cache, key_of, slim_crd
+from dynoform.operator.catalog import CATALOG_KEY, index_catalog
 from dynoform.operator.dynos import Key, Obj, slim_node, slim_pod
 from dynoform.operator.reconcile import Reconciler
 from dynoform.runtime.election import Election
@@ -181,12 +182,12 @@ class Controller:
         meanwhile: what a test waits for to see that nothing happened."""
         for done in itertools.count(1):
             await asyncio.sleep(self.resync_seconds)
-            writes, keys = self.kube.writes, list(self.cache.formations)
+            writes, keys = self.kube.writes, [*self.cache.formations, CATALOG_KEY]
             for key in keys:
                 self.queue.add(key, low=True)
             await self.queue.drained()
             made = self.kube.writes - writes
-            log.info("Resync %d done: %d formations, %d writes", done, len(keys), made)
+            log.info("Resync %d done: %d formations, %d writes", done, len(keys) - 1, made)
 
     # -- feeding the caches ----------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class Controller:
         """A fresh listing of `kind` in `namespace` (None: all, or cluster-scoped)."""
         if kind == "DynoSize":
             self.cache.set_sizes(objs)
-            touched = set(self.cache.formations)
+            touched = {*self.cache.formations, CATALOG_KEY}
         elif kind == "Node":
             self.cache.dynos.replace_zones(objs)
             touched = set(self.cache.formations)
@@ -295,6 +296,7 @@ class Controller:
             self.cache.drop_size(obj)
         else:
             self.cache.set_size(obj)
+        self.queue.add(CATALOG_KEY)
         for key in self.cache.users_of_size(obj["metadata"]["name"]):
             self.queue.add(key)
 
@@ -305,7 +307,10 @@ class Controller:
         """Reconcile one Formation once the caches have loaded (never "not listed yet" taken
         for "missing")."""
         await self.wait_synced()
-        await self.reconciler.reconcile(key)
+        if key == CATALOG_KEY:
+            await index_catalog(self.kube, self.cache)
+        else:
+            await self.reconciler.reconcile(key)
 
 
 def _generation(obj: Obj) -> Any:

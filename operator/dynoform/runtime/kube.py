@@ -30,7 +30,13 @@ from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
 from dynoform.runtime import watch
-from dynoform.runtime.resources import RESOURCES, EventResource, FormationResource, LeaseResource
+from dynoform.runtime.resources import (
+    RESOURCES,
+    DynoSizeResource,
+    EventResource,
+    FormationResource,
+    LeaseResource,
+)
 from dynoform.runtime.wire import apply_body, trim
 
 log = logging.getLogger("dynoform.runtime.kube")
@@ -41,6 +47,8 @@ HANDOVER_MANAGER = "dynoform-handover"
 # Requests in flight at once: enough to hide latency, few enough not to swamp the API server.
 CONCURRENCY = 16
 T = TypeVar("T")
+# The kinds whose status subresource we write.
+STATUS_RESOURCES = {"Formation": FormationResource, "DynoSize": DynoSizeResource}
 
 
 class KubeError(Exception):
@@ -185,19 +193,25 @@ class Kube:
                 ),
             )
 
-    async def apply_status(self, name: str, namespace: str, status: dict[str, Any]) -> None:
-        """Apply the Formation's status subresource (our field manager owns all of it)."""
+    async def apply_status(
+        self, name: str, namespace: str | None, status: dict[str, Any], kind: str = "Formation"
+    ) -> None:
+        """Apply the status subresource of a Formation (or a cluster-scoped DynoSize, namespace
+        None): our field manager owns all of it."""
+        meta = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Formation",
-            "metadata": {"name": name, "namespace": namespace},
+            "kind": kind,
+            "metadata": meta,
             "status": status,
         }
+        resource = STATUS_RESOURCES[kind]
+        where = name if namespace is None else f"{namespace}/{name}"
         self.writes += 1
         await self._call(
-            f"apply status of Formation {namespace}/{name}",
+            f"apply status of {kind} {where}",
             lambda: self.client.patch(
-                FormationResource.Status,
+                resource.Status,
                 name,
                 apply_body(body),
                 namespace=namespace,

@@ -87,6 +87,8 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     (GROUP, "formations"): frozenset({"get", "list", "watch"}),
     (GROUP, "formations/status"): frozenset({"patch"}),
     (GROUP, "dynosizes"): frozenset({"list", "watch"}),
+    # The catalog's index for the admission policy (dynoform.api.admission).
+    (GROUP, "dynosizes/status"): frozenset({"patch"}),
     ("apps", "deployments"): _CHILD_VERBS,
     ("", "services"): _CHILD_VERBS,
     ("policy", "poddisruptionbudgets"): _CHILD_VERBS,
