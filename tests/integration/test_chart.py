@@ -16,13 +16,21 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY, STAMP_POLICY
+from dynoform.api.sizes import BUILTIN
 from tests.unit.test_chart_render import CHART, CI_VALUES, helm_template
 
 KEPT = [
     "crd/formations.dyno.dev",
     "crd/dynosizes.dyno.dev",
-    "validatingadmissionpolicy/formations.dyno.dev",
-    "validatingadmissionpolicybinding/formations.dyno.dev",
+    *(
+        f"{kind}/{name}"
+        for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding")
+        for name in (NAMES_POLICY, CATALOG_POLICY)
+    ),
+    f"mutatingadmissionpolicy/{STAMP_POLICY}",
+    f"mutatingadmissionpolicybinding/{STAMP_POLICY}",
+    *(f"dynosize/{name}" for name in BUILTIN),
 ]
 NAMESPACED_CI = ("shop", "billing")  # ci/namespaced-values.yaml
 
@@ -135,7 +143,7 @@ def test_install_upgrade_and_uninstall_keep_the_crds(cluster, chart_ready: str, 
         notes = out.split("NOTES:", 1)[1]
         assert f"kubectl -n {release_ns} rollout status deployment/dfc-dynoform" in notes
         assert "kubectl wait --for=condition=Ready formation/shop" in notes
-        assert "Admission webhooks are disabled" in notes
+        assert "Who scaled is stamped by the MutatingAdmissionPolicy" in notes
         assert f"kubectl -n {release_ns} get lease/dfc-dynoform" in notes
         # The two operator Pods (kwok fakes here), their disruption budget, and the size the
         # install hook created.

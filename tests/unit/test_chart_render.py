@@ -18,7 +18,9 @@ import pytest
 import yaml
 from cryptography import x509
 
+from dynoform.api.admission import STAMP_POLICY
 from dynoform.api.crd import render as generated_crds
+from dynoform.api.sizes import BUILTIN
 from localcluster import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +29,7 @@ CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 KUBE_VERSION = "1.35.4"
 NAMESPACE = "dynoform-system"
 Doc = dict[str, Any]
+WEBHOOK = ("-f", str(CHART / "ci" / "webhook-values.yaml"))
 
 
 @cache
@@ -221,8 +224,6 @@ def test_the_default_install_runs_two_replicas_that_elect_a_leader_with_a_lease(
         "--liveness=http://0.0.0.0:8080/healthz",
         "--resync=300",
         *LEADER_ELECTION_ARGS,
-        "--webhook-listen=0.0.0.0:9443",
-        "--webhook-tls-dir=/tls",
     ]
     # $(POD_NAMESPACE) in the args is the kubelet's expansion of this variable.
     assert container["env"] == [POD_NAMESPACE_ENV]
@@ -240,7 +241,14 @@ def test_the_default_install_runs_two_replicas_that_elect_a_leader_with_a_lease(
     assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["selector"] == dep["spec"]["selector"]
     assert one(docs, "ServiceAccount")["metadata"]["name"] == spec["serviceAccountName"]
-    # Every replica serves the webhooks: the Service selects them all, not a leader.
+
+
+def test_with_the_webhook_on_every_replica_serves_it() -> None:
+    docs = render(*WEBHOOK)
+    dep = one(docs, "Deployment")
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-2:] == ["--webhook-listen=0.0.0.0:9443", "--webhook-tls-dir=/tls"]
+    # The Service selects them all, not a leader.
     service = one(docs, "Service", "dyno-dynoform-webhook")
     assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
 
@@ -318,8 +326,8 @@ def test_an_image_digest_wins_over_the_tag() -> None:
     )
 
 
-def test_no_webhooks_means_no_webhook_flags_and_no_certificate_volume() -> None:
-    docs = render("-f", str(CHART / "ci" / "no-webhooks-values.yaml"))
+def test_by_default_no_webhook_flags_and_no_certificate_volume() -> None:
+    docs = render()
     spec = one(docs, "Deployment")["spec"]["template"]["spec"]
     assert not [a for a in spec["containers"][0]["args"] if a.startswith("--webhook")]
     assert [v["name"] for v in spec["volumes"]] == ["tmp"]
@@ -344,7 +352,7 @@ def _webhook(docs: list[Doc], kind: str) -> Doc:
 
 
 def test_the_webhook_is_scoped_to_formation_writes_and_never_blocks_them() -> None:
-    docs = render()
+    docs = render(*WEBHOOK)
     # One webhook judges and stamps: one call per write (dynoform.operator.webhooks).
     assert "ValidatingWebhookConfiguration" not in kinds(docs)
     hook = _webhook(docs, "MutatingWebhookConfiguration")
@@ -374,7 +382,7 @@ def test_the_webhook_is_scoped_to_formation_writes_and_never_blocks_them() -> No
 
 
 def test_helms_certificate_is_signed_by_the_ca_the_webhooks_trust_for_the_service_name() -> None:
-    docs = render()
+    docs = render(*WEBHOOK)
     secret = one(docs, "Secret", "dyno-dynoform-webhook-tls")
     ca_b64 = secret["data"]["ca.crt"]
     assert _webhook(docs, "MutatingWebhookConfiguration")["clientConfig"]["caBundle"] == ca_b64
@@ -409,6 +417,7 @@ def test_cert_manager_issues_the_certificate_and_injects_the_ca() -> None:
 
 def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
     docs = render(
+        *WEBHOOK,
         "--set", "certManager.enabled=true",
         "--set", "certManager.issuerRef.name=corp-ca",
         "--set", "certManager.issuerRef.kind=ClusterIssuer",
@@ -420,8 +429,8 @@ def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
     }
 
 
-def test_without_webhooks_nothing_of_them_is_rendered() -> None:
-    docs = render("--set", "webhooks.enabled=false")
+def test_by_default_nothing_of_the_webhook_is_rendered() -> None:
+    docs = render()
     assert not {
         "Secret",
         "Service",
@@ -432,13 +441,50 @@ def test_without_webhooks_nothing_of_them_is_rendered() -> None:
 
 
 def test_namespaced_webhooks_only_see_the_listed_namespaces() -> None:
-    docs = render("--set", "watchNamespaces={shop,billing}")
+    docs = render(*WEBHOOK, "--set", "watchNamespaces={shop,billing}")
     selector = _webhook(docs, "MutatingWebhookConfiguration")["namespaceSelector"]
     assert selector == {
         "matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop", "billing"]}
         ]
     }
+
+
+# --- Admission in the API server ---------------------------------------------------------------
+
+MAP_SERVED = ("--api-versions", "admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy")
+
+
+def test_the_stamp_policy_is_installed_where_the_cluster_serves_it() -> None:
+    docs = render(*MAP_SERVED)
+    assert one(docs, "MutatingAdmissionPolicy")["metadata"]["name"] == STAMP_POLICY
+    assert one(docs, "MutatingAdmissionPolicyBinding")["spec"]["policyName"] == STAMP_POLICY
+    assert "MutatingAdmissionPolicy" not in kinds(render())
+    assert "MutatingAdmissionPolicy" not in kinds(
+        render(*MAP_SERVED, "--set", "admission.stampPolicy=false")
+    )
+    assert "MutatingAdmissionPolicy" in kinds(render("--set", "admission.stampPolicy=true"))
+
+
+def test_the_rendered_stamp_policy_is_the_generated_one() -> None:
+    (policy, binding) = [
+        d for d in yaml.safe_load_all((ROOT / "deploy" / "stamp-policy.yaml").read_text()) if d
+    ]
+    assert one(render(*MAP_SERVED), "MutatingAdmissionPolicy")["spec"] == policy["spec"]
+
+
+def test_the_built_in_sizes_are_installed_as_dyno_sizes_unless_replaced_from_values() -> None:
+    names = [d["metadata"]["name"] for d in render() if d["kind"] == "DynoSize"]
+    assert names == list(BUILTIN)
+    docs = render("-f", str(CHART / "ci" / "custom-sizes-values.yaml"))
+    values = yaml.safe_load((CHART / "ci" / "custom-sizes-values.yaml").read_text())
+    sizes = [d for d in docs if d["kind"] == "DynoSize"]
+    assert sorted(d["metadata"]["name"] for d in sizes) == sorted({*BUILTIN, *values["dynoSizes"]})
+    for doc in sizes:
+        expected = values["dynoSizes"].get(doc["metadata"]["name"])
+        if expected is not None:
+            assert doc["spec"] == expected
+    assert "DynoSize" not in kinds(render("--set", "admission.builtinSizes=false"))
 
 
 # --- DynoSizes from values ---------------------------------------------------------------------
@@ -448,7 +494,11 @@ def test_sizes_from_values_become_dyno_sizes_with_their_spec() -> None:
     values = yaml.safe_load((CHART / "ci" / "custom-sizes-values.yaml").read_text())
     served = "dyno.dev/v1alpha1/DynoSize"
     docs = render("-f", str(CHART / "ci" / "custom-sizes-values.yaml"), "--api-versions", served)
-    sizes = {d["metadata"]["name"]: d for d in docs if d["kind"] == "DynoSize"}
+    sizes = {
+        d["metadata"]["name"]: d
+        for d in docs
+        if d["kind"] == "DynoSize" and d["metadata"]["name"] in values["dynoSizes"]
+    }
     assert {n: d["spec"] for n, d in sizes.items()} == values["dynoSizes"]
     # The kind is served (an upgrade): ordinary release resources.
     assert all("helm.sh/hook" not in d["metadata"]["annotations"] for d in sizes.values())
@@ -456,14 +506,19 @@ def test_sizes_from_values_become_dyno_sizes_with_their_spec() -> None:
 
 def test_on_a_first_install_sizes_wait_for_their_crd_as_a_hook_owned_by_the_release() -> None:
     docs = render("-f", str(CHART / "ci" / "custom-sizes-values.yaml"), release="first")
+    values = yaml.safe_load((CHART / "ci" / "custom-sizes-values.yaml").read_text())
+    hook = {
+        "helm.sh/hook": "post-install",
+        "helm.sh/hook-delete-policy": "hook-failed",
+        "meta.helm.sh/release-name": "first",
+        "meta.helm.sh/release-namespace": NAMESPACE,
+        "argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true",
+    }
     for size in (d for d in docs if d["kind"] == "DynoSize"):
-        assert size["metadata"]["annotations"] == {
-            "helm.sh/hook": "post-install",
-            "helm.sh/hook-delete-policy": "hook-failed",
-            "meta.helm.sh/release-name": "first",
-            "meta.helm.sh/release-namespace": NAMESPACE,
-            "argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true",
-        }
+        # The built-in sizes stay with the CRDs on uninstall; an admin's go with the release.
+        name = size["metadata"]["name"]
+        kept = {"helm.sh/resource-policy": "keep"} if name not in values["dynoSizes"] else {}
+        assert size["metadata"]["annotations"] == {**hook, **kept}
         assert size["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 
 
