@@ -467,7 +467,7 @@ def test_the_stamp_policy_is_installed_where_the_cluster_serves_it() -> None:
 
 
 def test_the_rendered_stamp_policy_is_the_generated_one() -> None:
-    (policy, binding) = [
+    (policy, _binding) = [
         d for d in yaml.safe_load_all((ROOT / "deploy" / "stamp-policy.yaml").read_text()) if d
     ]
     assert one(render(*MAP_SERVED), "MutatingAdmissionPolicy")["spec"] == policy["spec"]
