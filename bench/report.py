@@ -28,50 +28,21 @@ class Entry:
     better: str = "lower"
 
 
-def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[Entry]:
+def entries(values: dict[str, float], machine: str, sizes: list[int], target: int) -> list[Entry]:
     out = [Entry("machine", machine, "", better="n/a")]
-    big = max(sizes)
+    out += [
+        Entry(f"admission_writes_seconds_n{n}", values[f"admission_writes_seconds_n{n}"], "s")
+        for n in _writes(values)
+    ]
+    out += [
+        Entry(f"no_admission_writes_seconds_n{n}", values[f"no_admission_writes_seconds_n{n}"], "s")
+        for n in _writes(values)
+    ]
+    out.append(Entry("admission_cost_ratio", values["admission_cost_ratio"], "ratio"))
     for n in sizes:
-        last = n == big
-        out += [
-            Entry(f"baseline_seconds_n{n}", values[f"baseline_seconds_n{n}"], "s"),
-            Entry(f"operator_seconds_n{n}", values[f"operator_seconds_n{n}"], "s"),
-            Entry(
-                f"formations_created_seconds_n{n}",
-                values[f"formations_created_seconds_n{n}"],
-                "s",
-            ),
-            Entry(
-                f"operator_cpu_percent_n{n}",
-                values[f"operator_cpu_percent_n{n}"],
-                "% of a core",
-            ),
-            Entry(
-                f"convergence_ratio_n{n}",
-                values[f"convergence_ratio_n{n}"],
-                "ratio",
-                1.5 if last else None,
-                1.2 if last else None,
-            ),
-            Entry(f"pods_running_seconds_n{n}", values[f"pods_running_seconds_n{n}"], "s"),
-            Entry(
-                f"admission_stamped_fraction_n{n}",
-                values[f"admission_stamped_fraction_n{n}"],
-                "fraction",
-                1,
-                1,
-                "higher",
-            ),
-            Entry(
-                f"operator_rss_mb_n{n}",
-                values[f"operator_rss_mib_n{n}"] * MB_PER_MIB,
-                "MB",
-                150 if last else None,
-                100 if last else None,
-            ),
-        ]
+        out += _per_size(values, n, n == target)
     if len(sizes) > 1:
-        small, large = min(sizes), big
+        small, large = min(sizes), max(sizes)
         slope = (values[f"operator_rss_mib_n{large}"] - values[f"operator_rss_mib_n{small}"]) / (
             large - small
         )
@@ -90,6 +61,49 @@ def entries(values: dict[str, float], machine: str, sizes: list[int]) -> list[En
         Entry("restart_formations", values["restart_formations"], "formations", better="n/a"),
     ]
     return out
+
+
+def _writes(values: dict[str, float]) -> list[int]:
+    prefix = "admission_writes_seconds_n"
+    return [int(k[len(prefix) :]) for k in values if k.startswith(prefix)]
+
+
+def _per_size(values: dict[str, float], n: int, target: bool) -> list[Entry]:
+    spread = [
+        Entry(f"convergence_ratio_{m}_n{n}", values[f"convergence_ratio_{m}_n{n}"], "ratio")
+        for m in ("min", "max")
+        if f"convergence_ratio_{m}_n{n}" in values
+    ]
+    return [
+        Entry(f"baseline_seconds_n{n}", values[f"baseline_seconds_n{n}"], "s"),
+        Entry(f"operator_seconds_n{n}", values[f"operator_seconds_n{n}"], "s"),
+        Entry(f"formations_created_seconds_n{n}", values[f"formations_created_seconds_n{n}"], "s"),
+        Entry(f"operator_cpu_percent_n{n}", values[f"operator_cpu_percent_n{n}"], "% of a core"),
+        Entry(
+            f"convergence_ratio_n{n}",
+            values[f"convergence_ratio_n{n}"],
+            "ratio",
+            1.5 if target else None,
+            1.2 if target else None,
+        ),
+        *spread,
+        Entry(f"pods_running_seconds_n{n}", values[f"pods_running_seconds_n{n}"], "s"),
+        Entry(
+            f"admission_stamped_fraction_n{n}",
+            values[f"admission_stamped_fraction_n{n}"],
+            "fraction",
+            1,
+            1,
+            "higher",
+        ),
+        Entry(
+            f"operator_rss_mb_n{n}",
+            values[f"operator_rss_mib_n{n}"] * MB_PER_MIB,
+            "MB",
+            150 if target else None,
+            100 if target else None,
+        ),
+    ]
 
 
 def verdict(e: Entry) -> str:
@@ -119,27 +133,36 @@ def _opt(x: float | None, better: str) -> str:
 
 
 def plot(values: dict[str, float], sizes: list[int], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(sizes, [values[f"operator_seconds_n{n}"] for n in sizes], "o-", label="dynoform")
-    ax.plot(
+    """Two panels over N: convergence (dynoform beside the baseline) and the operator's RSS."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    left.plot(sizes, [values[f"operator_seconds_n{n}"] for n in sizes], "o-", label="dynoform")
+    left.plot(
         sizes,
         [values[f"baseline_seconds_n{n}"] for n in sizes],
         "s--",
         label="baseline: children applied directly",
     )
-    ax.set_xlabel("Formations created at once (N)")
-    ax.set_ylabel("seconds until every child is in place")
-    ax.set_title("Convergence against the API server's own limit")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    left.set_xlabel("Formations created at once (N)")
+    left.set_ylabel("seconds until every child is in place")
+    left.set_title("Convergence against the API server's own limit")
+    left.legend()
+    rss = [values[f"operator_rss_mib_n{n}"] * MB_PER_MIB for n in sizes]
+    right.plot(sizes, rss, "o-", color="tab:green")
+    right.set_xlabel("Formations present (N)")
+    right.set_ylabel("operator RSS (MB)")
+    right.set_title("The operator's memory")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def write(out: Path, values: dict[str, float], machine: str, sizes: list[int]) -> None:
+def write(out: Path, values: dict[str, float], machine: str, sizes: list[int], target: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    rows = entries(values, machine, sizes)
+    rows = entries(values, machine, sizes, target)
     (out / "results.json").write_text(json.dumps([asdict(e) for e in rows], indent=2) + "\n")
     (out / "RESULTS.md").write_text(markdown(rows))
     plot(values, sizes, out / "convergence.png")

@@ -1,5 +1,7 @@
 """The benchmark's scenarios, each against the same local control plane.
 
+- admission cost (bench.admission): N Formation writes with the admission policies and
+  without any.
 - baseline: the children applied directly by one client (server-side apply) at the operator's
   concurrency: what this API server can do at best.
 - convergence: N Formations created; until every child exists with the right spec, then until
@@ -118,7 +120,7 @@ async def convergence(client: AsyncClient, op: Operator, n: int, figures: Figure
     start, cpu0 = time.monotonic(), cpu_seconds(op.proc.pid)
     formations = [workload.formation(name, ns) for name in workload.names(n)]
     await bounded(CONCURRENCY, [client.create(FormationResource.from_dict(f)) for f in formations])
-    # The creates pass the operator's own webhooks: shown apart from the reconciles.
+    # The creates pass admission (the policies, in the API server): shown apart.
     figures.put(f"formations_created_seconds_n{n}", time.monotonic() - start)
     want = n * workload.CHILDREN_PER_FORMATION
     await until(lambda: watch.count() >= want, 900, "operator children")
@@ -140,6 +142,14 @@ async def convergence(client: AsyncClient, op: Operator, n: int, figures: Figure
     assert op.proc is not None
     figures.put(f"operator_rss_mib_n{n}", rss_mib(op.proc.pid))
     return seconds
+
+
+def ratios(n: int, runs: list[float], figures: Figures) -> None:
+    """The convergence ratio at N: the median of the runs, and their spread (never the best)."""
+    figures.put(f"convergence_ratio_n{n}", statistics.median(runs))
+    if len(runs) > 1:
+        figures.put(f"convergence_ratio_min_n{n}", min(runs))
+        figures.put(f"convergence_ratio_max_n{n}", max(runs))
 
 
 async def _watch_running(client: AsyncClient, ns: str, watch: ChildWatch) -> None:

@@ -26,7 +26,7 @@ kubectl get nodes -L topology.kubernetes.io/zone,dyno.dev/node
 step "Building the operator's and the sample app's images (podman, no registry) into the real node"
 lc images --load operator sample-app
 
-step "Installing the operator with Helm (2 replicas, leader election, the admission webhook)"
+step "Installing the operator with Helm (2 replicas, leader election; admission in the API server)"
 helm upgrade --install "$release" charts/dynoform -n "$ns" --create-namespace \
   -f charts/dynoform/ci/local-cluster-values.yaml --wait --timeout 180s
 kubectl -n "$ns" get pods -o wide
@@ -63,6 +63,9 @@ wait_ready shop
 kubectl get formation shop
 pods_per_zone shop
 kubectl get events --field-selector involvedObject.name=shop,reason=Scaled -o custom-columns=WHEN:.lastTimestamp,MESSAGE:.message
+
+step "Refused at apply time by the API server itself (the catalog's ValidatingAdmissionPolicy)"
+kubectl patch formation shop --type merge -p '{"spec":{"processes":{"clock":{"size":"eco"}}}}' || true
 
 step "A real app on the real node: examples/sample-app (its release command runs first)"
 kubectl apply -f examples/sample-app/hello.yaml

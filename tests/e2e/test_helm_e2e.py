@@ -9,7 +9,7 @@ check (the very Lua file) judges real statuses.
 
 Each scenario runs on a control plane of its own: the session's may have the test operator
 running, and two operators over one Formation would prove nothing. The chart is installed with
-webhooks disabled: nothing may dial a Service IP here.
+no webhook (admission is the API server's own policies): nothing may dial a Service IP here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from lupa import lua51
 
 from localcluster import binaries
 from localcluster.cluster import LocalCluster
-from localcluster.operator import ROOT
+from localcluster.operator import ROOT, wait_for_admission
 from localcluster.processes import free_port
 from tests.factories import formation_body
 from tests.kubehelp import eventually
@@ -149,10 +149,12 @@ def _install(tmp: Path, watched: list[str]) -> Iterator[Install]:
         admin = Shell(local.env())
         for ns in [RELEASE_NS, *watched]:
             admin.kubectl("create", "namespace", ns)
-        values = ["--set", "webhooks.enabled=false"]
+        values: list[str] = []
         if watched:
             values += ["--set", "watchNamespaces={" + ",".join(watched) + "}"]
         admin.run("helm", "install", RELEASE, str(CHART), "-n", RELEASE_NS, *values, "--wait")
+        # The chart's CRDs, sizes and policies in force (the API server takes a moment).
+        wait_for_admission(admin.kubectl)
         kubeconfig = _token_kubeconfig(admin, local, tmp / "sa-kubeconfig.yaml")
         flags = [f"--namespace={ns}" for ns in watched]
         operator = SourceOperator(kubeconfig, tmp / "operator.log", *flags)
@@ -180,8 +182,10 @@ def _lease_body(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def _apply(shell: Shell, body: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return shell.kubectl("apply", "-f", "-", *args, input=yaml.safe_dump(body))
+def _apply(
+    shell: Shell, body: dict[str, Any], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return shell.kubectl("apply", "-f", "-", *args, input=yaml.safe_dump(body), check=check)
 
 
 def _formation(shell: Shell, namespace: str, name: str) -> dict[str, Any]:
@@ -380,10 +384,22 @@ def test_a_rollout_that_cannot_finish_is_in_progress_and_a_refused_spec_degraded
     )
     assert wait.returncode != 0
 
-    refused = {"web": {"command": "serve", "quantity": 1, "size": "huge-9x"}}
-    _apply(clusterwide.admin, formation_body(name="refused", namespace=ns, processes=refused))
+    # A spec the catalog no longer takes: an admin removes a size still in use (admission
+    # refuses unknown sizes at apply time, so this is how one comes to be).
+    _apply(clusterwide.admin, {
+        "apiVersion": "dyno.dev/v1alpha1", "kind": "DynoSize", "metadata": {"name": "gone-1x"},
+        "spec": {"tier": "standard", "requests": {"cpu": "100m", "memory": "128Mi"},
+                 "limits": {"cpu": "1", "memory": "128Mi"}},
+    })  # fmt: skip
+    refused = {"web": {"command": "serve", "quantity": 1, "size": "gone-1x"}}
+    body = formation_body(name="refused", namespace=ns, processes=refused)
+    eventually(
+        lambda: _apply(clusterwide.admin, body, check=False).returncode == 0,
+        what="a Formation on the new size accepted",
+    )
+    clusterwide.admin.kubectl("delete", "dynosize", "gone-1x")
     obj = _wait_for(clusterwide.admin, ns, "refused", "Reconciled", "False", "UnknownSize")
     health = _lua_health(obj)
     assert health["status"] == "Degraded"
-    assert health["message"].startswith("UnknownSize: No such size as huge-9x")
+    assert health["message"].startswith("UnknownSize: No such size as gone-1x")
     assert _kstatus(kstatus, obj)[0] == "InProgress"  # kstatus: Ready=False, never Current

@@ -110,31 +110,23 @@ def test_the_chart_runs_two_operator_replicas_on_the_real_node_and_one_leads(
     assert holder.split("_")[0] in {p["metadata"]["name"] for p in operators}
 
 
-def test_the_api_server_calls_the_in_cluster_webhook_through_the_node_proxy(
-    real: ClusterHandle,
-) -> None:
-    bad = (
-        "apiVersion: dyno.dev/v1alpha1\nkind: Formation\nmetadata: {name: bad}\n"
-        "spec: {image: x:1, processes: {web: {command: a, quantity: 3, size: eco}}}\n"
-    )
-    refused = real.kubectl("apply", "-f", "-", input=bad, check=False)
+BAD = (
+    "apiVersion: dyno.dev/v1alpha1\nkind: Formation\nmetadata: {name: bad}\n"
+    "spec: {image: x:1, processes: {web: {command: a, quantity: 3, size: eco}}}\n"
+)
+
+
+def test_the_api_server_judges_and_stamps_formations_itself(real: ClusterHandle) -> None:
+    refused = real.kubectl("apply", "-f", "-", input=BAD, check=False)
     assert refused.returncode == 1
-    assert 'admission webhook "formations.dyno.dev" denied the request' in refused.stderr
+    assert "ValidatingAdmissionPolicy 'catalog.formations.dyno.dev'" in refused.stderr
     assert "Cannot run more than 1 Eco dyno per process type (web=3)" in refused.stderr
-    # The stamp on the sample app came from the same webhook: who made the formation.
+    # The stamp on the sample app came from the MutatingAdmissionPolicy: who made it.
     history = get_json(real, "formation", "hello")["status"]["history"]
     assert history[0]["by"] == "admin"
-    # The call reached an operator pod by its IP inside the node's namespace (aggregator
-    # routing), through the egress Unix socket: never a Service IP, never from the host.
-    assert real.local is not None
-    log = (real.local.layout.logs / "nodeproxy.log").read_text()
-    targets = set(re.findall(r"CONNECT (10\.88\.\d+\.\d+):9443", log))
-    operator_ips = {
-        p["status"]["podIP"]
-        for p in get_json(real, "pods", "-n", NS, "-l", "app.kubernetes.io/name=dynoform")["items"]
-    }
-    assert targets
-    assert targets <= operator_ips
+    # No webhook: the API server dialled nothing for admission.
+    assert get_json(real, "mutatingwebhookconfigurations")["items"] == []
+    assert get_json(real, "validatingwebhookconfigurations")["items"] == []
 
 
 # --- the sample app's dynos -----------------------------------------------------------------
@@ -296,6 +288,46 @@ def test_nothing_on_the_node_dials_outside_its_namespace(real: ClusterHandle) ->
     for peer in tcp_peers(layout.netns):
         address = ipaddress.ip_address(peer)
         assert address.is_loopback or peer in inside or address in subnet, peer
+
+
+WORKERS_2 = '{"spec":{"processes":{"worker":{"quantity":2}}}}'
+AS_WEBHOOK_USER = ("--as=webhook-user", "--as-group=system:masters")
+
+
+def test_the_optional_webhook_is_served_in_cluster_through_the_node_proxy(
+    real: ClusterHandle,
+) -> None:
+    """The fallback for clusters without MutatingAdmissionPolicy: the chart's webhook, served
+    by the operator pods and called by the API server inside the network rule."""
+    real.helm(
+        "upgrade", RELEASE, str(ROOT / "charts" / "dynoform"), "-n", NS, "-f", str(VALUES),
+        "--set", "webhooks.enabled=true", "--set", "admission.stampPolicy=false",
+        "--wait", "--timeout", TIMEOUT,
+    )  # fmt: skip
+    assert get_json(real, "mutatingadmissionpolicies")["items"] == []
+    scale = ("patch", "formation/hello", "--type=merge", "-p", WORKERS_2, *AS_WEBHOOK_USER)
+
+    def stamped(result: subprocess.CompletedProcess[str]) -> str | None:
+        return dict(json.loads(result.stdout)["metadata"].get("annotations") or {}).get(
+            "dyno.dev/changed-by"
+        )
+
+    # Until the API server has the new configuration and an operator pod answers it.
+    deadline = time.monotonic() + 60
+    while stamped(real.kubectl(*scale, "--dry-run=server", "-o", "json")) != "webhook-user":
+        assert time.monotonic() < deadline, "the webhook never stamped a scale"
+    assert stamped(real.kubectl(*scale, "-o", "json")) == "webhook-user"
+    # The call reached an operator pod by its IP inside the node's namespace (aggregator
+    # routing), through the egress Unix socket: never a Service IP, never from the host.
+    assert real.local is not None
+    log = (real.local.layout.logs / "nodeproxy.log").read_text()
+    targets = set(re.findall(r"CONNECT (10\.88\.\d+\.\d+):9443", log))
+    operator_ips = {
+        p["status"]["podIP"]
+        for p in get_json(real, "pods", "-n", NS, "-l", "app.kubernetes.io/name=dynoform")["items"]
+    }
+    assert targets
+    assert targets <= operator_ips
 
 
 def tcp_peers(namespace: str) -> set[str]:

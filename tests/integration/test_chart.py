@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY, STAMP_POLICY
+from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY
 from dynoform.api.sizes import BUILTIN
 from tests.unit.test_chart_render import CHART, CI_VALUES, helm_template
 
@@ -28,8 +28,6 @@ KEPT = [
         for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding")
         for name in (NAMES_POLICY, CATALOG_POLICY)
     ),
-    f"mutatingadmissionpolicy/{STAMP_POLICY}",
-    f"mutatingadmissionpolicybinding/{STAMP_POLICY}",
     *(f"dynosize/{name}" for name in BUILTIN),
 ]
 NAMESPACED_CI = ("shop", "billing")  # ci/namespaced-values.yaml
@@ -131,7 +129,8 @@ def test_install_upgrade_and_uninstall_keep_the_crds(cluster, chart_ready: str, 
     release, size = "dfc", f"t-{uuid.uuid4().hex[:6]}"
     _adopt(cluster, KEPT, release, release_ns)
     args = [
-        str(CHART), "-n", release_ns, "--set", "webhooks.enabled=false",
+        # The session's stamp policy stays the session's: none in this release.
+        str(CHART), "-n", release_ns, "--set", "admission.stampPolicy=false",
         "--set-string", f"dynoSizes.{size}.tier=standard",
         "--set-string", f"dynoSizes.{size}.requests.cpu=100m",
         "--set-string", f"dynoSizes.{size}.requests.memory=256Mi",
@@ -143,7 +142,7 @@ def test_install_upgrade_and_uninstall_keep_the_crds(cluster, chart_ready: str, 
         notes = out.split("NOTES:", 1)[1]
         assert f"kubectl -n {release_ns} rollout status deployment/dfc-dynoform" in notes
         assert "kubectl wait --for=condition=Ready formation/shop" in notes
-        assert "Who scaled is stamped by the MutatingAdmissionPolicy" in notes
+        assert "the history records\neach change without its user" in notes
         assert f"kubectl -n {release_ns} get lease/dfc-dynoform" in notes
         # The two operator Pods (kwok fakes here), their disruption budget, and the size the
         # install hook created.

@@ -115,10 +115,13 @@ def test_the_restricted_namespace_refuses_dynos_that_opt_out_so_the_label_is_enf
 
 
 def chart_objects(namespace: str) -> list[dict[str, Any]]:
-    """What the operator's Pods need from the chart, rendered for `namespace`: its
-    ServiceAccount, the webhook certificate's Secret and the Deployment. (Nothing that would
-    make the API server dial a Service: no webhook configuration.)"""
-    text = helm_template(namespace=namespace, release="psa").stdout
+    """What the operator's Pods need from the chart, rendered for `namespace` with the optional
+    webhook on (its certificate mounted too): the ServiceAccount, the webhook certificate's
+    Secret and the Deployment. (Nothing that would make the API server dial a Service: no
+    webhook configuration.)"""
+    text = helm_template(
+        "--set", "webhooks.enabled=true", namespace=namespace, release="psa"
+    ).stdout
     docs = [d for d in yaml.safe_load_all(text) if d]
     wanted = {"ServiceAccount", "Secret", "Deployment"}
     return [d for d in docs if d["kind"] in wanted]

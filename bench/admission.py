@@ -1,0 +1,54 @@
+"""Admission's cost: the same Formation writes with the admission policies, and with none.
+
+Run before the operator starts (nothing reconciles the Formations), in namespaces of their own:
+N creates at the operator's concurrency with every policy bound, then N with the policies'
+bindings removed (the API server admits everything), then the bindings back and in force.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from lightkube import AsyncClient
+
+from bench import workload
+from bench.scenarios import CONCURRENCY, Figures, bounded, delete_namespace, fresh_namespace
+from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY, STAMP_POLICY
+from dynoform.runtime.resources import FormationResource
+from localcluster.operator import ROOT, wait_for_admission
+
+BINDINGS = [
+    f"validatingadmissionpolicybinding/{NAMES_POLICY}",
+    f"validatingadmissionpolicybinding/{CATALOG_POLICY}",
+    f"mutatingadmissionpolicybinding/{STAMP_POLICY}",
+]
+
+
+async def _creates(client: AsyncClient, n: int, ns: str) -> float:
+    await fresh_namespace(client, ns)
+    bodies = [workload.formation(name, ns) for name in workload.names(n)]
+    start = time.monotonic()
+    await bounded(CONCURRENCY, [client.create(FormationResource.from_dict(b)) for b in bodies])
+    seconds = time.monotonic() - start
+    await delete_namespace(client, ns)
+    return seconds
+
+
+async def cost(
+    client: AsyncClient, kubectl: list[str], env: dict[str, str], n: int, figures: Figures
+) -> None:
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*kubectl, *args], env=env, input=input, check=True, capture_output=True, text=True
+        )
+
+    with_policies = await _creates(client, n, "admission-on")
+    run("delete", *BINDINGS)
+    without = await _creates(client, n, "admission-off")
+    for name in ("crds/formations.dyno.dev.policy.yaml", "deploy/stamp-policy.yaml"):
+        run("apply", "--server-side", "-f", str(ROOT / name))
+    wait_for_admission(run)
+    figures.put(f"admission_writes_seconds_n{n}", with_policies)
+    figures.put(f"no_admission_writes_seconds_n{n}", without)
+    figures.put("admission_cost_ratio", with_policies / without)
