@@ -31,7 +31,7 @@ def test_a_refusal_names_the_problem() -> None:
 def test_a_new_formation_is_stamped_with_its_creator() -> None:
     assert stamp(formation_body(), None, "alice") == {
         CHANGED_BY: "alice",
-        CHANGED_TO: "clock=1:standard-1x web=2:standard-1x worker=1:standard-1x",
+        CHANGED_TO: "clock=1: web=2: worker=1:",  # as written: no size given
     }
 
 
@@ -78,7 +78,7 @@ def test_the_stamp_records_quantities_and_sizes_as_written_sorted_by_type() -> N
             "web": {"command": "a", "quantity": 2, "autoscaling": {"min": 2, "max": 5, "cpu": 60}},
         }
     ).spec
-    assert shape(spec) == "web=2..5:standard-1x worker=:standard-2x"
+    assert shape(spec) == "web=2..5: worker=:standard-2x"
 
 
 def test_the_catalog_index_lists_every_size_in_catalog_order_with_its_tier() -> None:

@@ -30,7 +30,7 @@ def scaled(*args: str, spec=SHOP, catalog: Catalog | None = CATALOG):  # type: i
 
 
 def formation_of(spec) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
-    return {t: (spec.quantity_of(t), p.size) for t, p in spec.processes.items()}
+    return {t: (spec.quantity_of(t), spec.size_of(t)) for t in spec.processes}
 
 
 def test_absolute_relative_and_sized_changes_apply_together() -> None:
@@ -86,7 +86,10 @@ REFUSALS = [
     (("web=2:eco",), "Cannot run more than 1 Eco dyno per process type (web=2)."),
     (("web=1:tiny",), "No such size as tiny (process type web). Available dyno sizes are eco, "),
     (("web=1:Foo_Bar",), "No such size as foo_bar"),
-    (("web=1:basic",), "Cannot use the following dyno types in the same app: Basic and "),
+    (
+        ("web=1:basic", "worker=1:standard-2x"),
+        "Cannot use the following dyno types in the same app: Basic, Standard-1X and Standard-2X",
+    ),
 ]
 
 

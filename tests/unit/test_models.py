@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from dynoform.api.sizes import Catalog, check
 from dynoform.api.v1alpha1 import Formation, is_valid_process_type
 from dynoform.core.status import scale_message, summary
 from tests.factories import formation_body, make_formation
@@ -133,3 +134,20 @@ def test_a_size_in_herokus_casing_is_the_catalogs_name() -> None:
 def test_a_size_that_is_no_name_says_so() -> None:
     with pytest.raises(ValidationError, match="is not a dyno size name"):
         make_formation(processes={"web": {"command": "a", "size": "standard 2x"}})
+
+
+def test_a_type_that_names_no_size_takes_the_apps_one_size_tier() -> None:
+    # An imported Procfile on an app.json of basic dynos: every type basic, a valid formation.
+    f = make_formation(
+        processes={"web": {"command": "a", "size": "basic"}, "worker": {"command": "b"}}
+    )
+    assert [f.spec.size_of(t) for t in ("web", "worker")] == ["basic", "basic"]
+    check(f.spec, Catalog())
+
+
+def test_a_type_that_names_no_size_is_standard_1x_in_a_professional_app() -> None:
+    f = make_formation(
+        processes={"web": {"command": "a", "size": "performance-m"}, "worker": {"command": "b"}}
+    )
+    assert f.spec.size_of("worker") == "standard-1x"
+    assert make_formation(processes={"web": {"command": "a"}}).spec.size_of("web") == "standard-1x"

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.labels import CHANGED_BY, CHANGED_TO
-from dynoform.api.process import PROCESS_TYPE_PATTERN
+from dynoform.api.process import DEFAULT_SIZE, ONE_SIZE_TIERS, PROCESS_TYPE_PATTERN
 from dynoform.api.sizes import BUILTIN, EXCLUSIVE_TIERS
 from dynoform.api.v1alpha1 import GROUP, VERSION, FormationSpec
 
@@ -56,7 +56,9 @@ def _quantity(obj: str = "object", t: str = "t") -> str:
 
 
 def _size(obj: str = "object", t: str = "t") -> str:
-    return f"{_proc(obj, t)}.size.lowerAscii()"
+    """The type's size, or the app's default (FormationSpec.size_of) for one that names none."""
+    p = _proc(obj, t)
+    return f"(has({p}.size) ? {p}.size.lowerAscii() : variables.defaultSize)"
 
 
 def _and_list(items: str) -> str:
@@ -88,8 +90,21 @@ def names_policy() -> list[Obj]:
 
 # --- the catalog policy -------------------------------------------------------------------
 
+_NAMED = (
+    "object.spec.processes.map(t, t).filter(t, has(object.spec.processes[t].size))"
+    ".map(t, object.spec.processes[t].size.lowerAscii())"
+)
 _VARIABLES = [
     {"name": "types", "expression": "object.spec.processes.map(t, t).sort()"},
+    # dynoform.api.process.default_size: a one-size tier (eco, basic) when every type that
+    # names a size names it, otherwise standard-1x.
+    {"name": "named", "expression": _NAMED},
+    {
+        "name": "defaultSize",
+        "expression": "variables.named.size() > 0 && variables.named.all(s, s == "
+        f"variables.named[0]) && variables.named[0] in {list(ONE_SIZE_TIERS)} ? "
+        f"variables.named[0] : '{DEFAULT_SIZE}'",
+    },
     # The operator's index of the whole catalog; empty until it has written it.
     {"name": "catalog", "expression": "params.?status.?catalog.orValue([])"},
     {"name": "known", "expression": "variables.catalog.map(s, s.name)"},
@@ -236,7 +251,7 @@ def shape(spec: FormationSpec) -> str:
             count = f"{proc.autoscaling.min}..{proc.autoscaling.max}"
         else:
             count = "" if proc.quantity is None else str(proc.quantity)
-        parts.append(f"{ptype}={count}:{proc.size}")
+        parts.append(f"{ptype}={count}:{proc.size or ''}")
     return " ".join(parts)
 
 

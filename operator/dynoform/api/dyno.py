@@ -132,7 +132,7 @@ def _env(formation: Formation, ptype: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": merged[k]} for k in sorted(merged)]
     env.append({"name": "DYNO", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     env.append({"name": "DYNO_TYPE", "value": ptype})
-    env.append({"name": "DYNO_SIZE", "value": spec.processes[ptype].size})
+    env.append({"name": "DYNO_SIZE", "value": spec.size_of(ptype)})
     port = spec.port_of(ptype)
     if port is not None:
         env.append({"name": "PORT", "value": str(port)})

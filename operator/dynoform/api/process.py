@@ -34,6 +34,9 @@ RELEASE_NOT_A_TYPE = (
 )
 DEFAULT_PORT = 5000
 DEFAULT_SIZE = "standard-1x"
+# Heroku's tiers of a single size each: an app on them runs only that size, so a type that names
+# no size takes it (an imported Procfile's other types, say), as on Heroku.
+ONE_SIZE_TIERS = ("eco", "basic")
 MAX_PROCESS_TYPES = 64
 MAX_COMMAND = 32768
 
@@ -97,14 +100,15 @@ class ProcessType(Model):
         description="How many dynos of this type to run. Defaults as on Heroku: 1 for `web`, "
         "0 for every other type.",
     )
-    size: str = Field(
-        default=DEFAULT_SIZE,
+    size: str | None = Field(
+        default=None,
         min_length=1,
         max_length=63,
         description="The dyno size, in any case (`standard-2x` or `Standard-2X`): a built-in "
         "Heroku size (eco, basic, standard-1x, standard-2x, performance-m, performance-l, "
         "performance-l-ram, performance-xl, performance-2xl) or a DynoSize defined by the "
-        "cluster admin.",
+        "cluster admin. Default: the app's tier, as on Heroku: eco (or basic) when every type "
+        "that names a size names eco (or basic), otherwise standard-1x.",
         json_schema_extra={"x-kubernetes-validations": [SIZE_RULE]},
     )
     singleton: bool | None = Field(
@@ -139,8 +143,8 @@ class ProcessType(Model):
 
     @field_validator("size")
     @classmethod
-    def _catalog_name(cls, size: str) -> str:
-        return size_name(size)
+    def _catalog_name(cls, size: str | None) -> str | None:
+        return None if size is None else size_name(size)
 
 
 class Release(Model):
@@ -194,6 +198,13 @@ def default_singleton_rule(ptype: str) -> JsonDict:
 ProcessTypeName = Annotated[
     str, StringConstraints(pattern=PROCESS_TYPE_PATTERN, max_length=PROCESS_TYPE_MAX)
 ]
+
+
+def default_size(named: set[str]) -> str:
+    """The size of a type that names none, given the sizes the app's other types name."""
+    if len(named) == 1 and (only := next(iter(named))) in ONE_SIZE_TIERS:
+        return only
+    return DEFAULT_SIZE
 
 
 def is_singleton_type(ptype: str, proc: ProcessType) -> bool:

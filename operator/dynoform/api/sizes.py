@@ -92,7 +92,7 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
     """Resolve every process type's size, or raise SizeError with Heroku-like wording."""
     resolved: dict[str, DynoSizeSpec] = {}
     for ptype in sorted(spec.processes):
-        size_name = spec.processes[ptype].size
+        size_name = spec.size_of(ptype)
         size = catalog.get(size_name)
         if size is None:
             raise SizeError(
@@ -129,7 +129,7 @@ def _check_autoscaling(
     scaling = spec.autoscaling_of(ptype)
     if scaling is None:
         return
-    display = catalog.display(spec.processes[ptype].size)
+    display = catalog.display(spec.size_of(ptype))
     if not size.horizontal_scaling:
         raise SizeError(
             SIZE_LIMIT,
@@ -152,7 +152,7 @@ EXCLUSIVE_TIERS = ("eco", "basic")
 def _check_tiers(spec: FormationSpec, sizes: dict[str, DynoSizeSpec], catalog: Catalog) -> None:
     tiers = {size.tier for size in sizes.values()}
     if tiers & set(EXCLUSIVE_TIERS) and len(tiers) > 1:
-        used = sorted({spec.processes[t].size for t in sizes}, key=_catalog_order)
+        used = sorted({spec.size_of(t) for t in sizes}, key=_catalog_order)
         names = [catalog.display(n) for n in used]
         raise SizeError(
             INCOMPATIBLE_SIZES,

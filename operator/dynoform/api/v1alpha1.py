@@ -33,11 +33,13 @@ from dynoform.api.process import (
     default_port_of,
     default_singleton_autoscaling_rule,
     default_singleton_rule,
+    default_size,
     is_singleton_type,
 )
 from dynoform.api.process import MAX_COMMAND as MAX_COMMAND
 from dynoform.api.process import MAX_PROCESS_TYPES as MAX_PROCESS_TYPES
 from dynoform.api.process import NAME_MAX as NAME_MAX
+from dynoform.api.process import ONE_SIZE_TIERS as ONE_SIZE_TIERS
 from dynoform.api.process import PROCESS_TYPE_MAX as PROCESS_TYPE_MAX
 from dynoform.api.process import PROCESS_TYPE_PATTERN as PROCESS_TYPE_PATTERN
 from dynoform.api.process import RELEASE as RELEASE
@@ -263,6 +265,15 @@ class FormationSpec(Model):
         """The effective quantity: Heroku starts one web dyno and no other by default."""
         q = self.processes[ptype].quantity
         return q if q is not None else (1 if ptype == "web" else 0)
+
+    def size_of(self, ptype: str) -> str:
+        """The type's size: its own, or the app's default."""
+        size = self.processes[ptype].size
+        return size if size is not None else self.default_size()
+
+    def default_size(self) -> str:
+        """The size of a type that names none: the app's tier's (see process.default_size)."""
+        return default_size({p.size for p in self.processes.values() if p.size is not None})
 
     def is_singleton(self, ptype: str) -> bool:
         return is_singleton_type(ptype, self.processes[ptype])

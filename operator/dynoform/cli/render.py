@@ -44,17 +44,13 @@ def since(when: datetime, now: datetime, tz: tzinfo | None = None) -> str:
 def formation_args(formation: Formation) -> str:
     """`web=3:performance-l worker=2:standard-1x`: ps:scale's no-argument form, sorted."""
     spec = formation.spec
-    return " ".join(
-        f"{t}={spec.quantity_of(t)}:{spec.processes[t].size}" for t in sorted(spec.processes)
-    )
+    return " ".join(f"{t}={spec.quantity_of(t)}:{spec.size_of(t)}" for t in sorted(spec.processes))
 
 
 def now_running(formation: Formation, types: Iterable[str], catalog: Catalog) -> str:
     """`now running web at 3:Performance-L, worker at 2:Standard-1X`."""
     spec = formation.spec
-    parts = [
-        f"{t} at {spec.quantity_of(t)}:{catalog.display(spec.processes[t].size)}" for t in types
-    ]
+    parts = [f"{t} at {spec.quantity_of(t)}:{catalog.display(spec.size_of(t))}" for t in types]
     return "now running " + ", ".join(parts)
 
 
@@ -98,7 +94,7 @@ def ps_json(dynos: Sequence[Dyno]) -> str:
 def _header(ptype: str, group: Sequence[Dyno], formation: Formation, catalog: Catalog) -> str:
     # The formation says what a type runs; a type already removed from it shows its pods'.
     proc = formation.spec.processes.get(ptype)
-    size = proc.size if proc else group[0].size
+    size = formation.spec.size_of(ptype) if proc else group[0].size
     command = proc.command if proc else group[0].command
     return f"=== {ptype} ({catalog.display(size)}): {command} ({len(group)})"
 
@@ -144,7 +140,7 @@ def process_types(formation: Formation, catalog: Catalog) -> str:
     rows: list[list[str]] = []
     totals: dict[str, int] = {}
     for t in sorted(spec.processes):
-        size, qty = spec.processes[t].size, spec.quantity_of(t)
+        size, qty = spec.size_of(t), spec.quantity_of(t)
         totals[size] = totals.get(size, 0) + qty
         rows.append([t, catalog.display(size), str(qty), *_per_dyno(size, catalog)])
     header = ["type", "size", "qty", "memory", "cpu (request/limit)"]

@@ -64,9 +64,7 @@ def summary(formation: Formation) -> str:
     """Heroku's formation form, sorted by type: `web=3:standard-2x worker=2:standard-1x`; an
     autoscaled type shows its bounds (`web=2..10:standard-2x`)."""
     spec = formation.spec
-    return " ".join(
-        f"{t}={_count(spec, t)}:{spec.processes[t].size}" for t in sorted(spec.processes)
-    )
+    return " ".join(f"{t}={_count(spec, t)}:{spec.size_of(t)}" for t in sorted(spec.processes))
 
 
 def _count(spec: FormationSpec, ptype: str) -> str:
@@ -93,7 +91,7 @@ def process_status(
     """The type's figures; an autoscaled type wants what its autoscaler asks for."""
     st = (deployment or {}).get("status") or {}
     return ProcessStatus(
-        size=formation.spec.processes[ptype].size,
+        size=formation.spec.size_of(ptype),
         desired=autoscaler.current if autoscaler else formation.spec.quantity_of(ptype),
         ready=int(st.get("readyReplicas", 0)),
         updated=int(st.get("updatedReplicas", 0)),

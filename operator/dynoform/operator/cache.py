@@ -15,7 +15,8 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from dynoform.api.v1alpha1 import DEFAULT_SIZE, DynoSize, DynoSizeSpec
+from dynoform.api.process import default_size
+from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec
 from dynoform.operator.dynos import Dynos, Key, Obj, owner_key
 
 ChildKey = tuple[str, str]  # (kind, name)
@@ -235,7 +236,8 @@ class Cache:
         users = []
         for key, packed in self.formations.items():
             processes = (json.loads(packed).get("spec") or {}).get("processes") or {}
-            sizes = {str((p or {}).get("size", DEFAULT_SIZE)).lower() for p in processes.values()}
-            if name in sizes:
+            named = {str(p["size"]).lower() for p in processes.values() if (p or {}).get("size")}
+            unnamed = any(not (p or {}).get("size") for p in processes.values())
+            if name in named or (unnamed and name == default_size(named)):
                 users.append(key)
         return users

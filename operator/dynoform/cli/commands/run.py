@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from dynoform.api.sizes import Catalog
-from dynoform.api.v1alpha1 import DEFAULT_SIZE, Formation
+from dynoform.api.v1alpha1 import Formation
 from dynoform.cli import logs as lg
 from dynoform.cli import oneoff, render
 from dynoform.cli.commands.base import Context, action
@@ -52,7 +52,8 @@ def run(
     catalog = ctx.api.catalog() or Catalog()
     request = oneoff.RunRequest(
         command=oneoff.build_command(argv, formation),
-        size=(size or DEFAULT_SIZE).lower(),
+        # A one-off dyno runs on the app's tier unless told (Heroku: eco apps run eco ones).
+        size=(size or formation.spec.default_size()).lower(),
         env=parse_env(env),
         detached=detached,
         tty=tty,

@@ -25,7 +25,7 @@ def build_deployment(
     apply that set them would take them back from it on every change)."""
     spec = formation.spec
     singleton = spec.is_singleton(ptype)
-    pod_labels = {**labels(formation, ptype), LABEL_SIZE: spec.processes[ptype].size}
+    pod_labels = {**labels(formation, ptype), LABEL_SIZE: spec.size_of(ptype)}
     body: dict[str, Any] = {
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector(formation, ptype)},
