@@ -32,10 +32,10 @@ from lightkube.generic_resource import Generic, create_global_resource, create_n
 from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 
+from dynoform.api.dynos import zone_of
 from dynoform.api.labels import CHILD_LABELS, LABEL_FORMATION
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import GROUP, VERSION, DynoSize, Formation
-from dynoform.cli.dynos import zone_of
 from dynoform.cli.errors import AlreadyExists, CliError, NotFound
 from dynoform.cli.target import Target
 
