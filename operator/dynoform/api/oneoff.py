@@ -45,6 +45,16 @@ class RunRequest:
     tty: bool = True
 
 
+def expand(command: str, formation: Formation) -> str:
+    """A first word naming a process type runs that type's command (`run worker 42`), as
+    Heroku's runtime does."""
+    first, _, rest = command.strip().partition(" ")
+    proc = formation.spec.processes.get(first)
+    if proc is None:
+        return command
+    return f"{proc.command} {rest}".strip()
+
+
 def next_number(dyno_names: Iterable[str]) -> int:
     """One more than the highest `run.N` in use."""
     numbers = [int(m.group(1)) for n in dyno_names if (m := re.fullmatch(r"run\.(\d+)", n))]

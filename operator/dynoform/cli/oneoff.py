@@ -30,12 +30,7 @@ def build_command(argv: list[str], formation: Formation) -> str:
     """
     if not argv:
         raise UsageError("Usage: dyno run COMMAND\n\nExample: dyno run bash")
-    command = argv[0] if len(argv) == 1 else shlex.join(argv)
-    first, _, rest = command.strip().partition(" ")
-    proc = formation.spec.processes.get(first)
-    if proc is None:
-        return command
-    return f"{proc.command} {rest}".strip()
+    return api_oneoff.expand(argv[0] if len(argv) == 1 else shlex.join(argv), formation)
 
 
 def job(formation: Formation, request: RunRequest, number: int, catalog: Catalog) -> dict[str, Any]:

@@ -1,0 +1,39 @@
+"""Dyno size: list and info, from the catalog (Heroku's sizes and the admin's DynoSizes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from dynoform.server import present, schemas
+from dynoform.server.context import Sizes
+from dynoform.server.errors import HerokuError
+from dynoform.server.routers.common import RangeHeader, Who, paginate
+
+router = APIRouter(tags=["Dyno Size"])
+
+
+def _all(sizes: Sizes) -> list[schemas.DynoSize]:
+    catalog = sizes.catalog
+    return [
+        present.dyno_size(n, spec, sizes.uids)
+        for n in catalog.names()
+        if (spec := catalog.get(n)) is not None
+    ]
+
+
+@router.get("/dyno-sizes", response_model=list[schemas.DynoSize])
+async def dyno_size_list(
+    who: Who, response: Response, range_: RangeHeader = None
+) -> list[schemas.DynoSize]:
+    items = _all(await who.catalog())
+    if range_ is None:  # the catalog's own order (smallest first), as Heroku lists them
+        return items
+    return paginate(items, range_, ("name", "id"), response)
+
+
+@router.get("/dyno-sizes/{size}", response_model=schemas.DynoSize)
+async def dyno_size_info(size: str, who: Who) -> schemas.DynoSize:
+    for item in _all(await who.catalog()):
+        if size.lower() in (item.id, item.name.lower()):
+            return item
+    raise HerokuError(404, "Couldn't find that dyno size.")
