@@ -18,6 +18,7 @@ DEFAULT_PORT = 5100
 
 def serve(upstream: Upstream, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per upstream call is noise
     logging.getLogger("dynoform.server").info(
         "Serving the Platform API on http://%s:%d for %s (namespace %s)",
         host,

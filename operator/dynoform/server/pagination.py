@@ -18,7 +18,7 @@ from dynoform.server.errors import HerokuError
 DEFAULT_MAX = 200
 LIMIT = 1000
 RANGE = re.compile(
-    r"^\s*(?P<field>[a-z_]+)\s*(?P<start>\]?[^.;,]*)\.\.(?P<end>[^;,]*)"
+    r"^\s*(?P<field>[a-z_]+)\s*(?P<start>\]?[^;,]*?)\.\.(?P<end>[^;,]*)"
     r"(?:\s*;\s*(?P<opts>[^,]*))?(?:\s*,\s*order=(?P<order>asc|desc))?\s*$"
 )
 T = TypeVar("T")

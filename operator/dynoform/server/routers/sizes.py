@@ -12,13 +12,18 @@ from dynoform.server.routers.common import RangeHeader, Who, paginate
 router = APIRouter(tags=["Dyno Size"])
 
 
-def _all(sizes: Sizes) -> list[schemas.DynoSize]:
+def _named(sizes: Sizes) -> list[tuple[str, schemas.DynoSize]]:
+    """(catalog name, shown) of every size, smallest first."""
     catalog = sizes.catalog
     return [
-        present.dyno_size(n, spec, sizes.uids)
+        (n, present.dyno_size(n, spec, sizes.uids))
         for n in catalog.names()
         if (spec := catalog.get(n)) is not None
     ]
+
+
+def _all(sizes: Sizes) -> list[schemas.DynoSize]:
+    return [shown for _, shown in _named(sizes)]
 
 
 @router.get("/dyno-sizes", response_model=list[schemas.DynoSize])
@@ -33,7 +38,8 @@ async def dyno_size_list(
 
 @router.get("/dyno-sizes/{size}", response_model=schemas.DynoSize)
 async def dyno_size_info(size: str, who: Who) -> schemas.DynoSize:
-    for item in _all(await who.catalog()):
-        if size.lower() in (item.id, item.name.lower()):
+    """A size by its id, its name (`performance-l`) or its display name (`Performance-L`)."""
+    for name, item in _named(await who.catalog()):
+        if size.lower() in (name, item.id, item.name.lower()):
             return item
     raise HerokuError(404, "Couldn't find that dyno size.")
