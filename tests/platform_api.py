@@ -131,3 +131,44 @@ def client(url: str, token: str | None, accept: str = ACCEPT) -> httpx2.Client:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return httpx2.Client(base_url=url, headers=headers, timeout=30)
+
+
+# The clients written by others, pinned; hack/install-npm-package.sh installs them (once).
+HEROKU_CLI = ("heroku", "11.10.0")
+HEROKU_CLIENT = ("heroku-client", "3.1.4")
+INSTALLER = Path(__file__).resolve().parents[1] / "hack" / "install-npm-package.sh"
+
+
+def npm_package(package: tuple[str, str]) -> Path:
+    """The install directory of a pinned npm package, installed now if missing (never skipped:
+    a failed install fails the test with npm's output)."""
+    result = subprocess.run(
+        [str(INSTALLER), *package], capture_output=True, text=True, timeout=600, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"installing {package[0]}@{package[1]} failed:\n{result.stderr}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def heroku_env(home: Path, url: str, token: str) -> dict[str, str]:
+    """The `heroku` CLI pointed at the server: a home and cache of its own, no update check, no
+    telemetry, no proxy for 127.0.0.1, the terms of service accepted, never a login prompt."""
+    cache = home / "cache"
+    (cache / "heroku").mkdir(parents=True, exist_ok=True)
+    (cache / "heroku" / "terms-of-service").touch()
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(cache),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "HEROKU_HOST": url,
+        "HEROKU_PARTICLEBOARD_URL": url,
+        "HEROKU_API_KEY": token,
+        "HEROKU_SKIP_NEW_VERSION_CHECK": "true",
+        "HEROKU_DISABLE_AUTOUPDATE": "1",
+        "DISABLE_TELEMETRY": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+    }
