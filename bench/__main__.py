@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lightkube import AsyncClient
 
-from bench import report, scenarios, webhooks
+from bench import api, report, scenarios, webhooks
 from bench.measure import until
 from bench.scenarios import Figures
 from localcluster.audit import AuditLog
@@ -36,6 +36,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", default="100,300,1000", help="Formation counts, comma-separated")
     p.add_argument("--idle", type=float, default=300.0, help="quiet seconds to watch")
     p.add_argument("--changes", type=int, default=200, help="quantity changes to time")
+    p.add_argument("--api-requests", type=int, default=2000, help="Platform API requests a figure")
     p.add_argument("--out", type=Path, default=ROOT / "bench", help="where results go")
     return p.parse_args(argv)
 
@@ -91,8 +92,24 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
         await scenarios.scale_latency(client, sizes[-1], args.changes, figures)
         await scenarios.idle(op, audit, args.idle, figures)
         await scenarios.restart(op, audit, figures)
+        # The Platform API with the N Formations present (the operator still running).
+        ns = f"bench-{sizes[-1]}"
+        await api.scenario(
+            _kubectl(cluster), str(cluster.kubeconfig), ns, sizes[-1], args.api_requests, figures
+        )
     op.stop()
     return figures
+
+
+def _kubectl(cluster: LocalCluster) -> api.Kubectl:
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        argv = [str(cluster.kubectl), *args]
+        env = cluster.env()
+        return subprocess.run(
+            argv, input=input, env=env, check=True, capture_output=True, text=True
+        )
+
+    return run
 
 
 def _client(cluster: LocalCluster) -> AsyncClient:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response
 
 from dynoform.server import present, scaling, schemas, updates
@@ -31,23 +33,22 @@ def _one(app: App, sizes: Sizes, identity: str) -> schemas.Formation:
 async def formation_list(
     app: str, who: Who, response: Response, range_: RangeHeader = None
 ) -> list[schemas.Formation]:
-    found = await who.app(app)
-    items = _all(found, await who.catalog())
+    found, sizes = await asyncio.gather(who.app(app), who.catalog())
+    items = _all(found, sizes)
     return paginate(items, range_, ("id", "type"), response)
 
 
 @router.get("/apps/{app}/formation/{formation}", response_model=schemas.Formation)
 async def formation_info(app: str, formation: str, who: Who) -> schemas.Formation:
-    found = await who.app(app)
-    return _one(found, await who.catalog(), formation)
+    found, sizes = await asyncio.gather(who.app(app), who.catalog())
+    return _one(found, sizes, formation)
 
 
 @router.patch("/apps/{app}/formation/{formation}", response_model=schemas.Formation)
 async def formation_update(
     app: str, formation: str, body: schemas.FormationUpdate, who: Who
 ) -> schemas.Formation:
-    found = await who.app(app)
-    sizes = await who.catalog()
+    found, sizes = await asyncio.gather(who.app(app), who.catalog())
     ptype = _one(found, sizes, formation).type
     after = await scaling.scale(who, found, [updates.change(ptype, body)], sizes)
     return present.formation(after, ptype, found.name, sizes.catalog, sizes.uids)
@@ -57,8 +58,7 @@ async def formation_update(
 async def formation_batch_update(
     app: str, body: schemas.FormationBatch, who: Who
 ) -> list[schemas.Formation]:
-    found = await who.app(app)
-    sizes = await who.catalog()
+    found, sizes = await asyncio.gather(who.app(app), who.catalog())
     changes = [updates.change(u.type, u) for u in body.updates]
     after = await scaling.scale(who, found, changes, sizes)
     types = list(dict.fromkeys(c.ptype for c in changes))
