@@ -32,6 +32,7 @@ async def dyno_size_list(
 ) -> list[schemas.DynoSize]:
     items = _all(await who.catalog())
     if range_ is None:  # the catalog's own order (smallest first), as Heroku lists them
+        response.headers["Accept-Ranges"] = "name, id"
         return items
     return paginate(items, range_, ("name", "id"), response)
 
