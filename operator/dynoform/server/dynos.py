@@ -42,9 +42,14 @@ def find(dynos: list[dy.Dyno], pods: dict[str, dict[str, Any]], identity: str) -
     raise HerokuError(404, "Couldn't find that dyno.")
 
 
-def of_type(app: App, dynos: list[dy.Dyno], ptype: str) -> list[dy.Dyno]:
+def check_type(app: App, ptype: str) -> None:
+    """A process type of the app (or `run`, the one-off dynos), else Heroku's 404."""
     if ptype != dy.ONE_OFF and ptype not in app.formation.spec.processes:
         raise HerokuError(404, "Couldn't find that formation.")
+
+
+def of_type(app: App, dynos: list[dy.Dyno], ptype: str) -> list[dy.Dyno]:
+    check_type(app, ptype)
     return [d for d in dynos if d.type == ptype]
 
 

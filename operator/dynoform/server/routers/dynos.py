@@ -86,7 +86,7 @@ async def dyno_restart_type(app: str, ptype: str, who: Who) -> dict[str, Any]:
         listed, _ = await dynos.listed(who, found)
         await dynos.stop(who, found, dynos.of_type(found, listed, ptype))
     else:
-        dynos.of_type(found, [], ptype)
+        dynos.check_type(found, ptype)
         await dynos.restart_type(who, found, ptype)
     return DONE
 
