@@ -31,6 +31,9 @@ cluster-down: $(STAMP) ## Stop the local control plane
 crds: $(STAMP) ## Regenerate crds/, deploy/ (sizes, stamp policy) and the chart's copies from the models
 	$(PY) -m dynoform.api.crd
 
+openapi: $(STAMP) ## Regenerate docs/platform-api.openapi.json from the Platform API server
+	$(PY) -m dynoform.server.openapi docs/platform-api.openapi.json
+
 lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
 	$(VENV)/bin/ruff check operator tests bench hack
 	$(VENV)/bin/ruff format --check operator tests bench hack
@@ -59,4 +62,4 @@ down: $(STAMP) ## Stop the local cluster (and everything the demo runs in it)
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local
 
-.PHONY: help venv binaries cluster-up cluster-down crds lint test chaos bench image demo down clean
+.PHONY: help venv binaries cluster-up cluster-down crds openapi lint test chaos bench image demo down clean

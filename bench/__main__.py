@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lightkube import AsyncClient
 
-from bench import admission, report, scenarios
+from bench import admission, api, report, scenarios
 from bench.measure import until
 from bench.scenarios import Figures
 from localcluster.audit import AuditLog
@@ -46,6 +46,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--writes", type=int, default=1000, help="Formation writes for admission cost")
     p.add_argument("--idle", type=float, default=120.0, help="quiet seconds to watch")
     p.add_argument("--changes", type=int, default=200, help="quantity changes to time")
+    p.add_argument("--api-requests", type=int, default=2000, help="Platform API requests a figure")
     p.add_argument("--out", type=Path, default=ROOT / "bench", help="where results go")
     return p.parse_args(argv)
 
@@ -87,6 +88,11 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
             scenarios.ratios(n, ratios, figures)
         await scenarios.idle(op, audit, args.idle, figures)
         await scenarios.restart(op, audit, figures)
+        # The Platform API with the N Formations present (the operator still running).
+        ns = f"bench-{sizes[-1]}"
+        await api.scenario(
+            run_kubectl, str(cluster.kubeconfig), ns, sizes[-1], args.api_requests, figures
+        )
     op.stop()
     return figures
 

@@ -60,6 +60,31 @@ def entries(values: dict[str, float], machine: str, sizes: list[int], target: in
         Entry("restart_writes", values["restart_writes"], "requests", 0, 0),
         Entry("restart_formations", values["restart_formations"], "formations", better="n/a"),
     ]
+    return out + api_entries(values, max(sizes))
+
+
+API_FIGURES = (
+    "api_formation_info",
+    "direct_formation_get",
+    "api_batch_update",
+    "direct_formation_patch",
+)
+
+
+def api_entries(values: dict[str, float], n: int) -> list[Entry]:
+    """The Platform API's figures beside the direct ones (bench.api), when they were measured."""
+    out = []
+    for figure in API_FIGURES:
+        if f"{figure}_rps_n{n}" in values:
+            out.append(
+                Entry(
+                    f"{figure}_rps_n{n}",
+                    values[f"{figure}_rps_n{n}"],
+                    "requests/s",
+                    better="higher",
+                )
+            )
+            out.append(Entry(f"{figure}_p99_ms_n{n}", values[f"{figure}_p99_ms_n{n}"], "ms"))
     return out
 
 

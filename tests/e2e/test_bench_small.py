@@ -33,6 +33,8 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
             "5",
             "--changes",
             "10",
+            "--api-requests",
+            "40",
             "--out",
             str(out),
         ],
@@ -57,6 +59,10 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
         "idle_writes",
         "restart_seconds",
         "restart_writes",
+        "api_formation_info_rps_n20",
+        "api_batch_update_p99_ms_n20",
+        "direct_formation_get_rps_n20",
+        "direct_formation_patch_p99_ms_n20",
     ):
         assert isinstance(entries[name]["value"], float), name
     assert set(entries["restart_writes"]) == {"name", "value", "unit", "target", "goal", "better"}

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dynoform.api import dynos as dy
 from dynoform.api.autoscaling import AutoscalerStatus
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Condition, FormationStatus, ProcessStatus
-from dynoform.cli import dynos as dy
 from dynoform.cli import render
 from dynoform.cli.edit import (
     AutoscaleRequest,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dynoform.api.sizes import Catalog
+from dynoform.api.units import cpu_text, memory_text, parse_cpu, parse_memory
 from dynoform.api.v1alpha1 import DynoSizeSpec
 from dynoform.cli import render
-from dynoform.cli.units import cpu_text, memory_text, parse_cpu, parse_memory
 from tests.factories import make_formation
 
 CATALOG = Catalog()

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from dynoform.api import dynos as dy
 from dynoform.api.dyno import EXEC
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Condition, Formation, FormationStatus
-from dynoform.cli import dynos as dy
 from dynoform.cli import render
 from dynoform.cli.commands.ps import redundancy_verdict
 from dynoform.cli.grammar import DynoRef

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from dynoform.api.dyno import EXEC
+from dynoform.api.dynos import Dyno
 from dynoform.api.sizes import BUILTIN, Catalog
 from dynoform.cli import logs, oneoff
-from dynoform.cli.dynos import Dyno
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef
 from dynoform.core.builders.deployment import build_deployment

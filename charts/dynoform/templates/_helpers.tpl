@@ -117,3 +117,21 @@ meta.helm.sh/release-namespace: {{ $root.Release.Namespace }}
 # Argo CD: the CRD may arrive in the same sync.
 argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
 {{- end }}
+
+{{/* The Platform API server's objects: name, labels and selector. */}}
+{{- define "dynoform.apiName" -}}
+{{- printf "%s-api" (include "dynoform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dynoform.apiSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "dynoform.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: platform-api
+{{- end }}
+
+{{- define "dynoform.apiLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "dynoform.apiSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}

@@ -19,6 +19,8 @@ CHANGED_BY = "dyno.dev/changed-by"
 CHANGED_TO = "dyno.dev/changed-to"
 # The label selector every watch of our children uses (filtered server-side).
 CHILD_LABELS = {LABEL_MANAGED_BY: MANAGED_BY}
+# What `kubectl rollout restart` sets on a pod template; the CLI and the Platform API restart so.
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 def child_name(formation: Formation, ptype: str) -> str:

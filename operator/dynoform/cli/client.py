@@ -32,10 +32,10 @@ from lightkube.generic_resource import Generic, create_global_resource, create_n
 from lightkube.types import CascadeType, PatchType
 from pydantic import ValidationError
 
-from dynoform.api.labels import CHILD_LABELS, LABEL_FORMATION
+from dynoform.api.dynos import zone_of
+from dynoform.api.labels import CHILD_LABELS, LABEL_FORMATION, RESTARTED_AT
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import GROUP, VERSION, DynoSize, Formation
-from dynoform.cli.dynos import zone_of
 from dynoform.cli.errors import AlreadyExists, CliError, NotFound
 from dynoform.cli.target import Target
 
@@ -43,7 +43,6 @@ log = logging.getLogger("dynoform.cli")
 
 FIELD_MANAGER = "dyno-cli"
 CONFLICT_ATTEMPTS = 50
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
 
 
 def generic(group: str, version: str, kind: str, plural: str, namespaced: bool = True) -> Any:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
+from dynoform.api.dynos import ONE_OFF as ONE_OFF
+from dynoform.api.dynos import DynoRef as DynoRef
+from dynoform.api.edit import Op
+from dynoform.api.edit import ScaleChange as ScaleChange
 from dynoform.api.v1alpha1 import ENV_NAME_PATTERN, RESERVED_ENV
 from dynoform.cli.errors import UsageError
 
@@ -24,28 +27,6 @@ SCALE_GRAMMAR = (
 # process types may (Heroku's own `node-worker=...` fails there).
 TYPE_SIZE_RE = re.compile(r"^([\w-]+)=([\w-]+)$", re.ASCII)
 DYNO_RE = re.compile(r"^([\w-]+)\.([1-9][0-9]*)$", re.ASCII)
-ONE_OFF = "run"
-
-Op = Literal["=", "+", "-"]
-
-
-@dataclass(frozen=True)
-class ScaleChange:
-    """One ps:scale argument: `web+2:standard-2x` is ("web", "+", 2, "standard-2x")."""
-
-    ptype: str
-    op: Op
-    amount: int
-    size: str | None = None
-
-    def quantity_after(self, current: int) -> int:
-        if self.op == "=":
-            return self.amount
-        return current + self.amount if self.op == "+" else current - self.amount
-
-    def __str__(self) -> str:
-        size = f":{self.size}" if self.size else ""
-        return f"{self.ptype}{self.op}{self.amount}{size}"
 
 
 def parse_scale(args: list[str]) -> list[ScaleChange]:
@@ -97,21 +78,6 @@ def _type_size(arg: str) -> tuple[str, str]:
             "Nothing was changed."
         )
     return m.group(1), m.group(2).lower()
-
-
-@dataclass(frozen=True)
-class DynoRef:
-    """A process type (`web`) or one dyno of it (`web.2`)."""
-
-    ptype: str
-    number: int | None = None
-
-    @property
-    def one_off(self) -> bool:
-        return self.ptype == ONE_OFF
-
-    def __str__(self) -> str:
-        return self.ptype if self.number is None else f"{self.ptype}.{self.number}"
 
 
 def parse_dyno_ref(text: str) -> DynoRef:

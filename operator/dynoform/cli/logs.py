@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dynoform.cli.dynos import Dyno
+from dynoform.api.dynos import Dyno
 from dynoform.cli.errors import CliError
 from dynoform.cli.grammar import DynoRef
 

@@ -59,6 +59,7 @@ def build_parser() -> Parser:
     _ps_commands(add)
     _run_commands(add)
     _formation_commands(add)
+    _api_command(add)
     return parser
 
 
@@ -175,6 +176,27 @@ def _formation_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     imp.add_argument("--image", required=True, help="the image every process type runs")
     imp.add_argument("--name", help="the Formation's name (default: --app)")
     imp.set_defaults(func=_import)
+
+
+def _api_command(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add(
+        "api",
+        "serve Heroku's Platform API on 127.0.0.1 for the Formations of the namespace "
+        "(HEROKU_HOST=http://127.0.0.1:PORT; the API key is a Kubernetes bearer token)",
+    )
+    p.add_argument("--port", type=int, default=5100, help="the port (default 5100)")
+    p.set_defaults(func=_api)
+
+
+def _api(ctx: Context, a: argparse.Namespace) -> int:
+    # Imported here: FastAPI and uvicorn load only for this command, never for `dyno --help`.
+    from dynoform.server import config, main
+
+    try:
+        main.local(a.port, a.namespace, a.kubeconfig, a.context)
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
 
 
 def _import(ctx: Context, a: argparse.Namespace) -> int:

@@ -11,11 +11,11 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
+from dynoform.api.dynos import Dyno
 from dynoform.api.sizes import Catalog
+from dynoform.api.units import cpu_text, memory_text, parse_cpu, parse_memory
 from dynoform.api.v1alpha1 import Formation
-from dynoform.cli.dynos import Dyno
 from dynoform.cli.grammar import ONE_OFF
-from dynoform.cli.units import cpu_text, memory_text, parse_cpu, parse_memory
 
 APP = "⬢"  # Heroku marks app names with a hexagon.
 

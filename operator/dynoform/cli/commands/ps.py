@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dynoform.api import dynos as dy
 from dynoform.api.labels import child_name
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
-from dynoform.cli import dynos as dy
 from dynoform.cli import render
 from dynoform.cli.commands.base import Context, action
 from dynoform.cli.errors import CliError, UsageError

@@ -14,13 +14,13 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from dynoform.api.dynos import LABEL_ONE_OFF, Dyno
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
 from dynoform.cli import logs as lg
 from dynoform.cli import oneoff, render
 from dynoform.cli.commands.base import Context, action
 from dynoform.cli.commands.ps import app_dynos
-from dynoform.cli.dynos import LABEL_ONE_OFF, Dyno
 from dynoform.cli.errors import AlreadyExists, CliError, UsageError
 from dynoform.cli.grammar import ONE_OFF, DynoRef, parse_env
 

@@ -1,4 +1,5 @@
-"""Pods -> Heroku dynos (pure): names, states, since when, where they run.
+"""Pods -> Heroku dynos (pure): names, states, since when, where they run; shared by the CLI and
+the Platform API server.
 
 Deployments do not number their pods, so `web.N` is a position, not an identity: the live pods
 of a type sorted by age (oldest first, name as tie-break) are web.1, web.2, ...; pods already
@@ -18,8 +19,8 @@ from typing import Any
 
 from dynoform.api.dyno import EXEC
 from dynoform.api.labels import LABEL_SIZE, LABEL_TYPE
-from dynoform.cli.grammar import ONE_OFF, DynoRef
 
+ONE_OFF = "run"  # the process type of one-off dynos, as Heroku's
 LABEL_ONE_OFF = "dyno.dev/one-off"  # value: the one-off dyno's name, e.g. run.3
 ZONE_LABEL = "topology.kubernetes.io/zone"
 EPOCH = "1970-01-01T00:00:00Z"
@@ -36,6 +37,21 @@ CRASH_REASONS = frozenset(
         "InvalidImageName",
     }
 )
+
+
+@dataclass(frozen=True)
+class DynoRef:
+    """A process type (`web`) or one dyno of it (`web.2`)."""
+
+    ptype: str
+    number: int | None = None
+
+    @property
+    def one_off(self) -> bool:
+        return self.ptype == ONE_OFF
+
+    def __str__(self) -> str:
+        return self.ptype if self.number is None else f"{self.ptype}.{self.number}"
 
 
 @dataclass(frozen=True)

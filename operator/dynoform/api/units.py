@@ -1,4 +1,5 @@
-"""Kubernetes quantities for the ps:type totals (pure): `512Mi` x 3 = `1.5Gi`, `250m` x 3 = `750m`.
+"""Kubernetes quantities (pure), for the CLI's ps:type totals and the Platform API's dyno
+sizes: `512Mi` x 3 = `1.5Gi`, `250m` x 3 = `750m`.
 
 Only the forms the size models allow (dynoform.api.v1alpha1.Resources): CPU as cores or
 millicores, memory with a binary or decimal suffix.

@@ -1,0 +1,1 @@
+"""The Platform API's routes, one module a resource."""
