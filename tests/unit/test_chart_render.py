@@ -71,6 +71,10 @@ def kinds(docs: list[Doc]) -> list[str]:
     return sorted(d["kind"] for d in docs)
 
 
+def _is_metrics_service(doc: Doc) -> bool:
+    return doc["kind"] == "Service" and doc["metadata"]["name"].endswith("-metrics")
+
+
 # --- Values and schema -----------------------------------------------------------------------
 
 
@@ -223,6 +227,7 @@ def test_the_default_install_runs_two_replicas_that_elect_a_leader_with_a_lease(
         *LEADER_ELECTION_ARGS,
         "--webhook-listen=0.0.0.0:9443",
         "--webhook-tls-dir=/tls",
+        "--metrics-port=8081",
     ]
     # $(POD_NAMESPACE) in the args is the kubelet's expansion of this variable.
     assert container["env"] == [POD_NAMESPACE_ENV]
@@ -421,7 +426,7 @@ def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
 
 
 def test_without_webhooks_nothing_of_them_is_rendered() -> None:
-    docs = render("--set", "webhooks.enabled=false")
+    docs = [d for d in render("--set", "webhooks.enabled=false") if not _is_metrics_service(d)]
     assert not {
         "Secret",
         "Service",
