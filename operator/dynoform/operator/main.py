@@ -51,7 +51,8 @@ def _dns_name(value: str) -> str:
     return value
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The operator's flags (the docs' reference is generated from this parser)."""
     p = argparse.ArgumentParser(prog="python -m dynoform", description=__doc__)
     p.add_argument(
         "-n",
@@ -117,7 +118,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="The address the metrics are served on (default 0.0.0.0, every interface of a pod).",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="Log every reconcile step.")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
