@@ -477,9 +477,9 @@ def test_the_chart_refuses_a_kubernetes_without_admission_policies() -> None:
     assert "chart requires kubeVersion: >=1.30.0-0" in result.stderr
 
 
-def test_both_readmes_show_the_tested_argo_cd_health_check_verbatim() -> None:
+def test_the_chart_readme_and_the_gitops_page_show_the_tested_argo_cd_health_check() -> None:
     lua = (CHART / "health" / "formation.lua").read_text()
     assert f"```lua\n{lua}```" in (CHART / "README.md").read_text()
     indented = "".join("    " + ln if ln.strip() else ln for ln in lua.splitlines(keepends=True))
-    main = (ROOT / "README.md").read_text()
-    assert f"resource.customizations.health.dyno.dev_Formation: |\n{indented}```" in main
+    gitops = (ROOT / "docs" / "operations" / "gitops.md").read_text()
+    assert f"resource.customizations.health.dyno.dev_Formation: |\n{indented}```" in gitops
