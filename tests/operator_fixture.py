@@ -16,7 +16,6 @@ from lightkube.resources.core_v1 import Namespace
 
 from localcluster.audit import AuditLog
 from localcluster.operator import OPERATOR_USER, ROOT, Operator
-from localcluster.processes import free_ports
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +35,10 @@ def installed(cluster):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def operator(installed, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """dynoform running for the session (as `dynoform-operator` on the local control plane),
-    serving its metrics on 127.0.0.1 (`operator.metrics_url`)."""
+    """dynoform running for the session (as `dynoform-operator` on the local control plane)."""
     local = installed.local
     kubeconfig = str(local.kubeconfig_for(OPERATOR_USER)) if local else installed.kubeconfig
     op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
-    port = next(p for p in free_ports(2) if p != op.port)  # not the liveness port
-    op.extra_args = (*op.extra_args, "--metrics-port", str(port), "--metrics-address", "127.0.0.1")
-    op.metrics_url = f"http://127.0.0.1:{port}/metrics"
     op.start()
     yield op
     op.stop()

@@ -2,10 +2,17 @@
 refused at admission, broken by a failing release and deleted: each figure moves as the
 cluster does. The Formation gauges are labelled by namespace, so this test's own namespace
 isolates its figures from every other test's; counters are compared before and after.
+
+The operator here is one of its own (the session's is stopped meanwhile), run as the chart runs
+it: leader election on a Lease, the metrics port, and the admission webhook on 127.0.0.1, whose
+refusals are the ones the operator sees.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +20,37 @@ from lightkube import Client
 from lightkube.core.exceptions import ApiError
 from lightkube.types import PatchType
 
-from localcluster.operator import Operator
+from localcluster.operator import OPERATOR_USER, Operator
+from localcluster.processes import free_ports
 from localcluster.scrape import Scrape, scrape
 from tests.kubehelp import Formation, eventually
 
 TIMEOUT = 90.0
-PROCESSES = {"web": {"command": "puma", "quantity": 2}, "worker": {"command": "sidekiq"}}
+
+
+@pytest.fixture
+def metered(operator: Operator, installed, tmp_path: Path) -> Iterator[Operator]:
+    """An operator of the test's own, serving its metrics on 127.0.0.1, the session's stopped."""
+    local = installed.local
+    kubeconfig = str(local.kubeconfig_for(OPERATOR_USER)) if local else installed.kubeconfig
+    own = Operator(kubeconfig, tmp_path / "operator.log")
+    port = next(p for p in free_ports(2) if p != own.port)  # not its liveness port
+    lease = (
+        "--leader-elect",
+        "--lease-namespace",
+        "default",
+        "--lease-name",
+        f"m-{uuid.uuid4().hex[:8]}",
+    )
+    metrics = ("--metrics-port", str(port), "--metrics-address", "127.0.0.1")
+    own.extra_args = ("--webhook-port", "0", *lease, *metrics)
+    own.metrics_url = f"http://127.0.0.1:{port}/metrics"
+    with operator.down():
+        own.start()
+        try:
+            yield own
+        finally:
+            own.stop()
 
 
 def manifest(namespace: str) -> dict[str, Any]:
@@ -29,7 +61,10 @@ def manifest(namespace: str) -> dict[str, Any]:
         "spec": {
             "image": "registry.example/shop:v1",
             "release": {"command": "bundle exec rake db:migrate"},
-            "processes": {**PROCESSES, "worker": {"command": "sidekiq", "quantity": 1}},
+            "processes": {
+                "web": {"command": "puma", "quantity": 2},
+                "worker": {"command": "sidekiq", "quantity": 1},
+            },
         },
     }
 
@@ -61,12 +96,12 @@ def dynos(s: Scrape, namespace: str) -> tuple[float | None, float | None]:
 
 
 def test_the_metrics_follow_a_formation_created_scaled_refused_broken_and_deleted(
-    operator: Operator, kube: Client, namespace: str
+    metered: Operator, kube: Client, namespace: str
 ) -> None:
-    assert operator.metrics_url is not None
-    before = scrape(operator.metrics_url)
+    operator = metered
+    before = wait_for(operator, "the Lease held", lambda s: s.value("dynoform_leader") == 1)
     assert before.total("dynoform_build_info") == 1
-    assert before.value("dynoform_leader") == 1  # no election: this replica reconciles
+    assert before.total("dynoform_api_requests_total", resource="leases") >= 2  # read, then taken
     assert before.total("dynoform_api_requests_total", verb="watch") > 0  # its informers
     assert dynos(before, namespace) == (None, None)
 
