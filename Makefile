@@ -34,12 +34,19 @@ crds: $(STAMP) ## Regenerate crds/, deploy/ (sizes, stamp policy) and the chart'
 openapi: $(STAMP) ## Regenerate docs/platform-api.openapi.json from the Platform API server
 	$(PY) -m dynoform.server.openapi docs/platform-api.openapi.json
 
-lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract and helm lint
+lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contract, helm lint and the docs site (mkdocs --strict)
 	$(VENV)/bin/ruff check operator tests bench hack
 	$(VENV)/bin/ruff format --check operator tests bench hack
-	$(VENV)/bin/mypy operator/dynoform hack/localcluster bench
+	$(VENV)/bin/mypy operator/dynoform hack/localcluster hack/docgen.py hack/dashboard.py hack/dashboard_scenario.py bench
 	$(VENV)/bin/lint-imports
 	"$$($(PY) -c 'from localcluster import binaries; print(binaries.ensure(["helm"]).path("helm"))')" lint --strict charts/dynoform
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs: $(STAMP) ## Regenerate docs/reference/ from the models, the CLI parsers, the chart's schema and the metrics
+	$(PY) hack/docgen.py docs/reference
+
+dashboard: $(STAMP) binaries ## Redraw docs/images/dashboard.png from a scrape of the operator on a fresh local cluster
+	$(PY) hack/dashboard.py
 
 test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on the local control plane
 	$(VENV)/bin/pytest tests
@@ -62,4 +69,4 @@ down: $(STAMP) ## Stop the local cluster (and everything the demo runs in it)
 clean: ## Remove .venv and local state (the binary cache stays)
 	rm -rf $(VENV) .local
 
-.PHONY: help venv binaries cluster-up cluster-down crds openapi lint test chaos bench image demo down clean
+.PHONY: help venv binaries cluster-up cluster-down crds openapi lint docs dashboard test chaos bench image demo down clean

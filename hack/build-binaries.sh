@@ -4,7 +4,7 @@
 #   $DYNOFORM_CACHE/bin/<component>-<version>/   (DYNOFORM_CACHE defaults to ~/.cache/dynoform)
 # Only what is missing is built; each build goes to a temporary directory that is renamed into
 # place at the end, so an interrupted build never leaves a half-filled cache entry.
-# Usage: hack/build-binaries.sh [component ...]   (kubernetes etcd kwok helm kstatus; default: all)
+# Usage: hack/build-binaries.sh [component ...]   (kubernetes etcd kwok helm kstatus promtool; default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +36,7 @@ complete_etcd() { :; }
 complete_kwok() { :; }
 complete_helm() { :; }
 complete_kstatus() { :; }
+complete_promtool() { :; }
 
 build_kubernetes() {
   local ver=$1 out=$2 minor flags
@@ -78,7 +79,13 @@ build_kstatus() {
   go build -trimpath -ldflags "-s -w" -o "$2/kstatus" .
 }
 
-comps=("$@"); [ ${#comps[@]} -gt 0 ] || comps=(kubernetes etcd kwok helm kstatus)
+build_promtool() {
+  # Prometheus's own rule checker, for the chart's PrometheusRule (tests/unit/test_chart_metrics.py).
+  go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$1" \
+    -o "$2/promtool" github.com/prometheus/prometheus/cmd/promtool
+}
+
+comps=("$@"); [ ${#comps[@]} -gt 0 ] || comps=(kubernetes etcd kwok helm kstatus promtool)
 total=$(date +%s)
 for c in "${comps[@]}"; do
   case $c in
@@ -87,6 +94,7 @@ for c in "${comps[@]}"; do
     kwok) build kwok sigs.k8s.io/kwok ;;
     helm) build helm helm.sh/helm/v3 ;;
     kstatus) build kstatus sigs.k8s.io/cli-utils ;;
+    promtool) build promtool github.com/prometheus/prometheus ;;
     *) echo "build-binaries: unknown component $c" >&2; exit 2 ;;
   esac
 done

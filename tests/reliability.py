@@ -1,7 +1,7 @@
 """What "converged, with nothing lost" means, checked through the API as a user would check it.
 
 Shared by the fault, fuzzing and security tests. The expected children of a Formation are
-computed here from the README's rules (one Deployment per process type; a Service for `web` and
+computed here from the documented rules (one Deployment per process type; a Service for `web` and
 any type with a port; a PodDisruptionBudget for a non-singleton type with 2+ dynos), not from
 the operator's builders, so the tests do not grade the operator with its own code.
 """
@@ -50,7 +50,7 @@ def singleton(ptype: str, process: Obj) -> bool:
 
 
 def expected_children(formation: Obj) -> dict[str, set[str]]:
-    """Kind -> the names of the children this Formation should own (README's rules)."""
+    """Kind -> the names of the children this Formation should own (the documented rules)."""
     name, out = formation["metadata"]["name"], defaultdict(set)
     for ptype, process in formation["spec"]["processes"].items():
         child = f"{name}-{ptype}"
@@ -323,7 +323,7 @@ def quiet(audit: AuditLog, operator: Operator, namespace: str, passes: int = 3) 
 
 @dataclass
 class Figures:
-    """Figures a test prints for the README (pytest -s, or the captured output on failure)."""
+    """Figures a test prints for the docs (pytest -s, or the captured output on failure)."""
 
     title: str
     values: dict[str, Any] = field(default_factory=dict)

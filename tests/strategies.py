@@ -1,10 +1,10 @@
 """Hypothesis strategies for Formation manifests: valid ones, and invalid ones that carry the
 field a refusal must name.
 
-The rules are the README's (the Formation API table, "Validation at `kubectl apply` time", the
-dyno sizes and their limits), written out here again on purpose: the fuzzer checks the API
-server, the admission policy, the webhook and the operator against the documented contract, not
-against the operator's own models.
+The rules are the documented ones (docs/reference/formation.md, docs/concepts/validation.md,
+the dyno sizes and their limits in docs/concepts/sizes.md), written out here again on purpose:
+the fuzzer checks the API server, the admission policy, the webhook and the operator against the
+documented contract, not against the operator's own models.
 
 An invalid manifest is a valid one with exactly one defect (a wrong type, a value out of range,
 a bad name, a missing or an unknown field), so exactly one layer refuses it and the refusal must
@@ -125,7 +125,7 @@ def env_from(draw: st.DrawFn) -> Obj:
 
 @st.composite
 def formation(draw: st.DrawFn, namespace: str = "default", small: bool = False) -> Obj:
-    """A Formation the README says is valid. `small`: few dynos, short strings (created for
+    """A Formation the docs say is valid. `small`: few dynos, short strings (created for
     real, so the cluster stays light)."""
     max_types = 4 if small else 8
     types = draw(st.lists(PROCESS_TYPE, min_size=1, max_size=max_types, unique=True))

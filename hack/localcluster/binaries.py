@@ -33,6 +33,8 @@ MODULES: Mapping[str, str] = {
     "helm": "helm.sh/helm/v3",
     # Not the control plane: Flux's status library (kstatus) as a command, for the GitOps tests.
     "kstatus": "sigs.k8s.io/cli-utils",
+    # Not the control plane: Prometheus's promtool, to check the chart's alerting rules.
+    "promtool": "github.com/prometheus/prometheus",
 }
 # Binary -> the component that ships it.
 BINARIES: Mapping[str, str] = {
@@ -45,6 +47,7 @@ BINARIES: Mapping[str, str] = {
     "kwok": "kwok",
     "helm": "helm",
     "kstatus": "kstatus",
+    "promtool": "promtool",
 }
 
 

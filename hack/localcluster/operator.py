@@ -44,6 +44,8 @@ class Operator:
         # A copy of operator/ to run instead of the working tree (the benchmarks measure a
         # snapshot, whatever is edited meanwhile).
         self.source = source
+        # Where its /metrics is served, when its arguments ask for it (--metrics-port).
+        self.metrics_url: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
         self.port = free_port()

@@ -29,6 +29,7 @@ from localcluster import netns, node
 from localcluster.cluster import LocalCluster
 from localcluster.operator import ROOT
 from localcluster.pytest_plugin import ClusterHandle
+from localcluster.scrape import scrape
 
 RELEASE, NS = "dynoform", "dynoform-system"
 VALUES = ROOT / "charts" / "dynoform" / "ci" / "local-cluster-values.yaml"
@@ -108,6 +109,27 @@ def test_the_chart_runs_two_operator_replicas_on_the_real_node_and_one_leads(
     )  # fmt: skip
     holder = get_json(real, "lease", "-n", NS, RELEASE)["spec"]["holderIdentity"]
     assert holder.split("_")[0] in {p["metadata"]["name"] for p in operators}
+
+
+def test_every_operator_replica_serves_its_metrics_and_exactly_one_leads(
+    real: ClusterHandle,
+) -> None:
+    """The chart's metrics port, scraped from each replica through `kubectl port-forward` (and
+    the metrics Service): one leader, and both replicas report the Formations they watch."""
+    operators = get_json(real, "pods", "-n", NS, "-l", "app.kubernetes.io/name=dynoform")["items"]
+    scrapes = []
+    for pod in operators:
+        with port_forward(real, f"pod/{pod['metadata']['name']}", 8081, NS) as port:
+            scrapes.append(scrape(f"http://127.0.0.1:{port}/metrics"))
+    assert sorted(s.value("dynoform_leader") for s in scrapes) == [0, 1]
+    for taken in scrapes:
+        assert taken.total("dynoform_build_info", version="0.1.0") == 1
+        ready = taken.value(
+            "dynoform_formations", namespace="default", ready="True", reason="DynosAvailable"
+        )
+        assert ready == 1  # the sample app, on the standby too (from its watch)
+    with port_forward(real, f"svc/{RELEASE}-metrics", 8081, NS) as port:
+        assert scrape(f"http://127.0.0.1:{port}/metrics").total("dynoform_build_info") == 1
 
 
 BAD = (
@@ -353,8 +375,9 @@ def started(pid: int) -> str | None:
 class port_forward:
     """`kubectl port-forward TARGET :PORT`; yields the local port once kubectl says it listens."""
 
-    def __init__(self, cluster: ClusterHandle, target: str, port: int) -> None:
+    def __init__(self, cluster: ClusterHandle, target: str, port: int, namespace: str = "") -> None:
         self.argv = ["kubectl", "port-forward", target, f":{port}", "--address", "127.0.0.1"]
+        self.argv += ["-n", namespace] if namespace else []
         self.env = cluster.env()
 
     def __enter__(self) -> int:

@@ -5,7 +5,7 @@ children, no child without a live owner, no second rollout of any Deployment, ev
 and nothing left looping (no write once converged). Sizes come from the budget (tests/chaos.py):
 `make test` runs a reduced set, `make chaos` the full one.
 
-Issue 9's other faults are tested elsewhere and not repeated here:
+Other faults are tested elsewhere and not repeated here:
 - ten clients scaling one Formation at once (`dyno ps:scale web+1` x 10) end exactly +10:
   test_cli.py::test_ten_parallel_increments_add_exactly_ten;
 - children scaled, edited or deleted by hand are set back within 2 s: test_operator.py;

@@ -484,7 +484,7 @@ def test_strings_reach_the_dynos_exactly_and_keep_the_watches_whole(
     operator: Operator, installed, api: Api, kube: Client
 ) -> None:
     """Characters JSON carries raw but YAML and httpx's line reader do not: server-side apply
-    used to fail on them, and a watch event holding a NEL used to break the watch."""
+    bodies escape them, and a watch event holding a NEL keeps its watch whole."""
     awkward = "del \x7f nel \x85 csi \x9b ls \u2028 ps \u2029 nonchar \ufffe emoji 🚀"
     manifest = body(env={"AWKWARD": awkward}, processes={"web": {"command": f"echo '{awkward}'"}})
     with scratch_namespace(kube, "wire") as ns:

@@ -74,6 +74,10 @@ def kinds(docs: list[Doc]) -> list[str]:
     return sorted(d["kind"] for d in docs)
 
 
+def _is_metrics_service(doc: Doc) -> bool:
+    return doc["kind"] == "Service" and doc["metadata"]["name"].endswith("-metrics")
+
+
 # --- Values and schema -----------------------------------------------------------------------
 
 
@@ -224,6 +228,7 @@ def test_the_default_install_runs_two_replicas_that_elect_a_leader_with_a_lease(
         "--liveness=http://0.0.0.0:8080/healthz",
         "--resync=300",
         *LEADER_ELECTION_ARGS,
+        "--metrics-port=8081",
     ]
     # $(POD_NAMESPACE) in the args is the kubelet's expansion of this variable.
     assert container["env"] == [POD_NAMESPACE_ENV]
@@ -247,7 +252,7 @@ def test_with_the_webhook_on_every_replica_serves_it() -> None:
     docs = render(*WEBHOOK)
     dep = one(docs, "Deployment")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[-2:] == ["--webhook-listen=0.0.0.0:9443", "--webhook-tls-dir=/tls"]
+    assert {"--webhook-listen=0.0.0.0:9443", "--webhook-tls-dir=/tls"} <= set(args)
     # The Service selects them all, not a leader.
     service = one(docs, "Service", "dyno-dynoform-webhook")
     assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
@@ -430,7 +435,7 @@ def test_a_given_issuer_is_used_instead_of_a_self_signed_one() -> None:
 
 
 def test_by_default_nothing_of_the_webhook_is_rendered() -> None:
-    docs = render()
+    docs = [d for d in render() if not _is_metrics_service(d)]
     assert not {
         "Secret",
         "Service",
@@ -527,9 +532,9 @@ def test_the_chart_refuses_a_kubernetes_without_admission_policies() -> None:
     assert "chart requires kubeVersion: >=1.30.0-0" in result.stderr
 
 
-def test_both_readmes_show_the_tested_argo_cd_health_check_verbatim() -> None:
+def test_the_chart_readme_and_the_gitops_page_show_the_tested_argo_cd_health_check() -> None:
     lua = (CHART / "health" / "formation.lua").read_text()
     assert f"```lua\n{lua}```" in (CHART / "README.md").read_text()
     indented = "".join("    " + ln if ln.strip() else ln for ln in lua.splitlines(keepends=True))
-    main = (ROOT / "README.md").read_text()
-    assert f"resource.customizations.health.dyno.dev_Formation: |\n{indented}```" in main
+    gitops = (ROOT / "docs" / "operations" / "gitops.md").read_text()
+    assert f"resource.customizations.health.dyno.dev_Formation: |\n{indented}```" in gitops

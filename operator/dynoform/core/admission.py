@@ -31,6 +31,12 @@ def refusal(body: Mapping[str, Any], catalog: Catalog) -> str | None:
     a body afterwards in their own words (the words the docs and the tests promise). The
     operator refuses at reconcile whatever would still slip through.
     """
+    refused = size_error(body, catalog)
+    return None if refused is None else str(refused)
+
+
+def size_error(body: Mapping[str, Any], catalog: Catalog) -> SizeError | None:
+    """The catalog's refusal of this Formation, with its reason, or None (see `refusal`)."""
     try:
         # Strict, from JSON: as the schema types it (a quantity "3" is no integer there, though
         # lax validation would take it), so only what the schema accepts is judged here.
@@ -40,7 +46,7 @@ def refusal(body: Mapping[str, Any], catalog: Catalog) -> str | None:
     try:
         check(formation.spec, catalog)
     except SizeError as exc:
-        return str(exc)
+        return exc
     return None
 
 

@@ -23,10 +23,12 @@ from typing import Any
 
 from dynoform.api import conditions as c
 from dynoform.api.labels import CHILD_LABELS, LABEL_MANAGED_BY, MANAGED_BY
+from dynoform.operator import metrics
 from dynoform.operator.cache import Cache, key_of, slim_crd
 from dynoform.operator.catalog import CATALOG_KEY, index_catalog
 from dynoform.operator.dynos import Key, Obj, slim_node, slim_pod
 from dynoform.operator.reconcile import Reconciler
+from dynoform.runtime import metrics as runtime_metrics
 from dynoform.runtime.election import Election
 from dynoform.runtime.kube import Kube
 from dynoform.runtime.resources import OPTIONAL_KINDS, RESOURCES
@@ -65,6 +67,9 @@ class Controller:
         self.resync_seconds = resync_seconds
         # With an election, only the leader runs workers; every replica keeps its caches warm.
         self.election = election
+        if election is None:
+            runtime_metrics.leading(True)
+        self.tally = metrics.FormationTally()
         self._synced: dict[tuple[str, str | None], asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._optional: dict[str, list[asyncio.Task[None]]] = {}  # kind -> its informers
@@ -195,7 +200,9 @@ class Controller:
         key = key_of(obj)
         if etype == "DELETED":
             self.cache.drop_formation(key)
+            self.tally.forget(key)
             return
+        self.tally.observe(key, obj)
         old = self.cache.formation(key)
         self.cache.set_formation(obj)
         # Our own status writes come back as events: they change neither spec nor identity.

@@ -51,7 +51,8 @@ def _dns_name(value: str) -> str:
     return value
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The operator's flags (the docs' reference is generated from this parser)."""
     p = argparse.ArgumentParser(prog="python -m dynoform", description=__doc__)
     p.add_argument(
         "-n",
@@ -103,8 +104,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="/tls",
         help="Directory with tls.crt and tls.key for --webhook-listen (default /tls).",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="Serve Prometheus metrics on http://ADDRESS:PORT/metrics (default 0: off).",
+    )
+    p.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="The address the metrics are served on (default 0.0.0.0, every interface of a pod).",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="Log every reconcile step.")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     import dynoform.operator.handlers  # registers the handlers
+
+    if not 0 <= args.metrics_port <= 65535:
+        sys.exit(f"--metrics-port {args.metrics_port}: a port is 0 (off) to 65535")
+    if args.metrics_port:
+        from dynoform.operator import metrics
+
+        metrics.serve(args.metrics_port, args.metrics_address)
 
     if args.webhook_port is not None and args.webhook_listen:
         sys.exit("--webhook-port (local) and --webhook-listen (in a cluster) exclude each other")

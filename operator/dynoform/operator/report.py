@@ -27,6 +27,7 @@ from dynoform.core.status import (
     release_news,
     scale_message,
 )
+from dynoform.operator import metrics
 from dynoform.operator.cache import Cache, key_of
 from dynoform.operator.dynos import Obj
 from dynoform.runtime.kube import Kube, KubeError, NotFound
@@ -90,6 +91,8 @@ class Reporter:
         if not ok and (was is None or was.reason != reason or was.message != message):
             await self._event(body, reason, message, "Warning")
         for reason, message, etype in redundancy_news(old, new) + release_news(old, new):
+            if reason in metrics.RELEASE_RESULTS:
+                metrics.RELEASES.labels(metrics.RELEASE_RESULTS[reason]).inc()
             await self._event(body, reason, message, etype)
 
     async def _event(self, body: Obj, reason: str, message: str, etype: str) -> None:

@@ -30,7 +30,8 @@ import kopf
 
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.core.admission import refusal, stamp
+from dynoform.core.admission import size_error, stamp
+from dynoform.operator import metrics
 from dynoform.operator.controller import Controller
 
 # The DynoSize cache must be loaded to judge custom sizes; past this, answer with what we have.
@@ -57,9 +58,10 @@ async def admit_formation(
     controller: Controller = memo["controller"]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(controller.wait_synced(), SYNC_TIMEOUT)
-    reason = refusal(body, Catalog(controller.cache.sizes))
-    if reason is not None:
-        raise kopf.AdmissionError(reason, code=422)
+    refused = size_error(body, Catalog(controller.cache.sizes))
+    if refused is not None:
+        metrics.ADMISSION_REFUSALS.labels(refused.reason).inc()
+        raise kopf.AdmissionError(str(refused), code=422)
     # kopf passes the stored object as `old` on UPDATE (absent from its typed protocol).
     old: kopf.Body | None = kwargs.get("old")
     annotations = stamp(body, old, str(userinfo.get("username", "")))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from dynoform.runtime import metrics
 from dynoform.runtime.kube import Kube, KubeError
 
 log = logging.getLogger("dynoform.runtime.election")
@@ -42,6 +43,7 @@ class Election:
         self.kube, self.namespace, self.name, self.identity = kube, namespace, name, identity
         self.clock = clock
         self.leading = False
+        metrics.leading(False)
         self._seen: tuple[Any, float] | None = None  # (lease spec, when we saw it change)
         self._renewed = 0.0
 
@@ -53,12 +55,14 @@ class Election:
                 self._renewed = self.clock()
                 if not self.leading:
                     self.leading = True
+                    metrics.leading(True)
                     log.info(
                         "Leading as %s (Lease %s/%s)", self.identity, self.namespace, self.name
                     )
                     started()
             elif self.leading and self.clock() - self._renewed > RENEW_DEADLINE:
                 self.leading = False
+                metrics.leading(False)
                 log.warning("Lost the Lease %s/%s; stopping the workers", self.namespace, self.name)
                 stopped()
             await asyncio.sleep(RETRY_PERIOD)
@@ -113,4 +117,5 @@ class Election:
         lease["spec"] = {**lease["spec"], "holderIdentity": None, "leaseDurationSeconds": 1}
         await self.kube.write_lease(lease, create=False)
         self.leading = False
+        metrics.leading(False)
         log.info("Released the Lease %s/%s", self.namespace, self.name)

@@ -29,7 +29,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.types import CascadeType, PatchType
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.runtime import watch
+from dynoform.runtime import metrics, watch
 from dynoform.runtime.resources import (
     RESOURCES,
     DynoSizeResource,
@@ -86,10 +86,11 @@ def _config() -> SingleConfig:
 
 def _transport(config: SingleConfig) -> Any:
     """httpx's own transport with the cluster's TLS (lightkube's public verify_cluster), made
-    watch-safe: given as a transport, it is what each client uses for every request."""
+    watch-safe and counted: given as a transport, it is what each client uses for every request."""
     assert config.user is not None
     tls = client_adapter.verify_cluster(config.cluster, config.user, config.abs_file)
-    return watch.WatchSafeTransport(httpx.AsyncHTTPTransport(verify=tls))
+    inner = metrics.CountingTransport(httpx.AsyncHTTPTransport(verify=tls))
+    return watch.WatchSafeTransport(inner)
 
 
 class Kube:

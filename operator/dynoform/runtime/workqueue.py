@@ -10,6 +10,9 @@ the resync, a status to report). With a thousand Formations created at once, the
 started first and their statuses follow, instead of each new Formation's children waiting
 behind the last one's status; a `ps:scale` never waits behind status updates. A key queued
 low that is added high moves up.
+
+Its figures (dynoform.runtime.metrics): the depth, how long a key waited, how long its handler
+took and with what result, and the retries.
 """
 
 from __future__ import annotations
@@ -17,14 +20,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
+
+from dynoform.runtime import metrics
 
 log = logging.getLogger("dynoform.runtime.workqueue")
 K = TypeVar("K", bound=Hashable)
 
 BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
 HIGH, LOW = 0, 1
+# The labelled series, resolved once: the hot path only observes.
+_WAITED = metrics.QUEUE_WAIT.observe
+_SUCCEEDED = metrics.RECONCILE_SECONDS.labels(result="success").observe
+_FAILED = metrics.RECONCILE_SECONDS.labels(result="error").observe
 # Runs a callback after a delay: the event loop's call_later, or a test's own clock.
 Timer = Callable[[float, Callable[[], None]], Any]
 
@@ -47,6 +57,7 @@ class WorkQueue(Generic[K]):
         self._queue: asyncio.PriorityQueue[tuple[int, int, K]] = asyncio.PriorityQueue()
         self._order = itertools.count()
         self._queued: dict[K, int] = {}  # key -> the priority it is queued at
+        self._since: dict[K, float] = {}  # key -> when it was queued (a move up keeps it)
         self._running: set[K] = set()
         self._dirty: dict[K, int] = {}  # added while running: again afterwards, at this priority
         self._failures: dict[K, int] = {}
@@ -80,6 +91,8 @@ class WorkQueue(Generic[K]):
         if queued is not None and queued <= priority:
             return
         self._queued[key] = priority
+        self._since.setdefault(key, time.monotonic())
+        metrics.QUEUE_DEPTH.set(len(self._queued))
         self._idle.clear()
         self._queue.put_nowait((priority, next(self._order), key))
 
@@ -119,16 +132,22 @@ class WorkQueue(Generic[K]):
             # An entry left behind by a move up: the key went (or is queued) at HIGH already.
             if self._queued.get(key) == priority:
                 del self._queued[key]
+                metrics.QUEUE_DEPTH.set(len(self._queued))
+                _WAITED(time.monotonic() - self._since.pop(key, time.monotonic()))
                 return key
 
     async def _work(self) -> None:
         while True:
             key = await self._take()
             self._running.add(key)
+            started = time.monotonic()
             try:
                 await self._handler(key)
+                _SUCCEEDED(time.monotonic() - started)
                 self._failures.pop(key, None)
             except Exception:
+                _FAILED(time.monotonic() - started)
+                metrics.QUEUE_RETRIES.inc()
                 n = self._failures.get(key, 0)
                 self._failures[key] = n + 1
                 delay = BACKOFF[min(n, len(BACKOFF) - 1)]

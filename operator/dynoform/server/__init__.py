@@ -3,7 +3,7 @@ served by FastAPI, so Heroku's own tools (the `heroku` CLI, API clients, scripts
 Formations with nothing changed but the host they talk to.
 
 Every call is made to the Kubernetes API as the caller: the API key is the caller's Kubernetes
-bearer token, passed through as it is (docs/decisions/0003-platform-api-token-passthrough.md).
+bearer token, passed through as it is (docs/decisions/0013-platform-api-token-passthrough.md).
 The server holds no rights of its own; RBAC decides, and the API server's audit log and the
 Formation's history name the real user.
 """
