@@ -68,6 +68,9 @@ step "Refused at apply time by the API server itself (the catalog's ValidatingAd
 kubectl patch formation shop --type merge -p '{"spec":{"processes":{"clock":{"size":"eco"}}}}' || true
 
 step "A real app on the real node: examples/sample-app (its release command runs first)"
+# Its size real-1x comes from the chart's values: accepted once the operator has indexed it.
+$PY -c 'import subprocess as s, sys; from localcluster.operator import wait_for_catalog
+wait_for_catalog(lambda *a: s.run(["kubectl", *a], check=True, capture_output=True, text=True))'
 kubectl apply -f examples/sample-app/hello.yaml
 wait_ready hello
 kubectl get formation hello

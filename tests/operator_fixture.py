@@ -6,7 +6,6 @@ plane keeps one.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 
@@ -16,8 +15,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from localcluster.audit import AuditLog
-from localcluster.operator import OPERATOR_USER, Operator, install
-from tests.kubehelp import eventually
+from localcluster.operator import OPERATOR_USER, Operator, install, wait_for_catalog
 
 
 @pytest.fixture(scope="session")
@@ -35,25 +33,10 @@ def operator(installed, tmp_path_factory):  # type: ignore[no-untyped-def]
     kubeconfig = str(local.kubeconfig_for(OPERATOR_USER)) if local else installed.kubeconfig
     op = Operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
     op.start()
-    wait_for_catalog_index(installed)
+    wait_for_catalog(installed.kubectl)
     yield op
     op.stop()
     print(f"\n--- operator log tail ---\n{op.log_tail()}")
-
-
-def wait_for_catalog_index(cluster, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Until every DynoSize's status holds the catalog, which the admission policy's
-    whole-catalog rules read (dynoform.operator.catalog writes it)."""
-
-    def indexed() -> bool:
-        sizes = json.loads(cluster.kubectl("get", "dynosizes", "-o", "json").stdout)["items"]
-        names = {s["metadata"]["name"] for s in sizes}
-        return all(
-            names <= {e["name"] for e in (s.get("status") or {}).get("catalog") or []}
-            for s in sizes
-        )
-
-    eventually(indexed, timeout, what="the catalog indexed in every DynoSize")
 
 
 @pytest.fixture(scope="session")

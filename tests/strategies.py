@@ -32,6 +32,15 @@ MAX_TYPES = 64
 MAX_QUANTITY = 1000
 MAX_COMMAND = 32768
 MAX_IMAGE = 1024
+# An image reference as container runtimes parse it (the distribution reference grammar):
+# [host[:port]/]path[:tag][@digest], the path's components in lowercase.
+_HOST = r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)*"
+_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,20}"
+IMAGE_PATTERN = (
+    rf"\A(?:{_HOST}(?::[0-9]{{1,5}})?/)?{_PART}(?:/{_PART}){{0,3}}(?::{_TAG})?"
+    r"(?:@sha256:[0-9a-f]{64})?\Z"
+)
 MAX_ENV = 1024
 MAX_LIST = 16  # imagePullSecrets, envFrom
 MAX_ID = 2**31 - 1  # runAsUser, runAsGroup, fsGroup: Kubernetes' user and group ids
@@ -161,9 +170,26 @@ def formation(draw: st.DrawFn, namespace: str = "default", small: bool = False) 
     }
 
 
-def _image(small: bool) -> st.SearchStrategy[str]:
-    """Any text of 1..1024 characters with no whitespace at either end."""
-    return text(60 if small else MAX_IMAGE, min_size=1).filter(lambda s: s == s.strip())
+@st.composite
+def _image(draw: st.DrawFn, small: bool) -> str:
+    """An image reference a container runtime can pull (IMAGE_PATTERN): an optional registry
+    and port, one to three path components, an optional tag and digest."""
+    part = st.from_regex(
+        r"\A[a-z0-9]{1,8}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,8}){0,2}\Z", fullmatch=True
+    )
+    host = st.from_regex(
+        r"\A[a-zA-Z0-9]{1,10}(?:\.[a-z0-9](?:[-a-z0-9]{0,6}[a-z0-9])?)?(?::[0-9]{1,5})?\Z",
+        fullmatch=True,
+    )
+    image = "/".join(draw(st.lists(part, min_size=1, max_size=2 if small else 3)))
+    if draw(st.booleans()):
+        image = f"{draw(host)}/{image}"
+    if draw(st.booleans()):
+        image += ":" + draw(st.from_regex(rf"\A{_TAG}\Z", fullmatch=True))
+    if not small and draw(st.booleans()):
+        image += "@sha256:" + draw(st.from_regex(r"\A[0-9a-f]{64}\Z", fullmatch=True))
+    assert re.fullmatch(IMAGE_PATTERN, image), image
+    return image
 
 
 @st.composite
@@ -290,13 +316,25 @@ BAD_NAMES = ["Shop", "shop_1", "shöp", "1shop", "-shop", "shop.v1", "s" * 254, 
 BAD_ENV_NAMES = ["1BAD", "a b", "é", "a=b", *RESERVED_ENV]
 BAD_OBJECT_NAMES = ["Secret", "my_secret", "sécret", "-s", "s-", "a..b", "🚀", "s" * 254]
 BAD_PREFIXES = ["A=", "é_", "\t", "🚀", "\x7f"]
-BAD_SIZES = ["Standard-2X", "standard 1x", "ünicode", "-x", "x" * 64]
+BAD_SIZES = ["standard_2x", "standard 1x", "ünicode", "-x", "x" * 64]
+# References no runtime can pull: spaces, empty parts, an uppercase repository, a bare tag.
+BAD_IMAGES = ["my image", "Shop:v1", "registry//shop", "shop:", "/shop", "shop@sha256:abc", "ü"]
 
 
 @st.composite
 def bad_name(draw: st.DrawFn, manifest: Obj) -> Case:
     """A bad Formation name, process type name, config var name or size."""
-    kinds = ["formation", "type", "env", "type env", "size", "too long", "secret", "prefix"]
+    kinds = [
+        "formation",
+        "type",
+        "env",
+        "type env",
+        "size",
+        "image",
+        "too long",
+        "secret",
+        "prefix",
+    ]
     which = draw(st.sampled_from(kinds))
     types = _types(manifest)
     if which == "formation":
@@ -316,6 +354,9 @@ def bad_name(draw: st.DrawFn, manifest: Obj) -> Case:
     if which == "size":
         path = ("spec", "processes", types[0], "size")
         return Case(put(manifest, path, draw(st.sampled_from(BAD_SIZES))), "bad size", path)
+    if which == "image":
+        path = ("spec", "image")
+        return Case(put(manifest, path, draw(st.sampled_from(BAD_IMAGES))), "bad image", path)
     if which in ("secret", "prefix"):
         source = draw(st.sampled_from(["secretRef", "configMapRef"]))
         entry: Obj = {source: {"name": "ok"}}

@@ -211,3 +211,21 @@ def wait_for_admission(kubectl: Kubectl, timeout: float = 60.0) -> None:
         return "the catalog policy is not in force yet"
 
     wait_until({"admission": in_force}, timeout, lambda: None)
+
+
+def wait_for_catalog(kubectl: Kubectl, timeout: float = 60.0) -> None:
+    """Until every DynoSize's status lists every DynoSize: the index the catalog policy's
+    whole-catalog rules read, which the operator writes when sizes come and go. A Formation on
+    a size added a moment ago is accepted from then on."""
+
+    def indexed() -> str | None:
+        listed = kubectl("get", "dynosizes", "-o", "json")
+        sizes = json.loads(str(getattr(listed, "stdout", "{}"))).get("items") or []
+        names = {s["metadata"]["name"] for s in sizes}
+        for size in sizes:
+            have = {e["name"] for e in (size.get("status") or {}).get("catalog") or []}
+            if not names <= have:
+                return f"DynoSize {size['metadata']['name']} lacks {sorted(names - have)}"
+        return None
+
+    wait_until({"catalog": indexed}, timeout, lambda: None)

@@ -6,6 +6,7 @@ sees must name the problem.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -73,9 +74,9 @@ REJECTED = [
         id="no process types",
     ),
     pytest.param(
-        body_with(processes={"web": {"command": "a", "size": "Standard-2X"}}),
-        "should match",
-        id="a size not in lowercase",
+        body_with(processes={"web": {"command": "a", "size": "standard 2x"}}),
+        "standard 2x is not a dyno size name: letters, digits and '-', such as standard-2x",
+        id="a size that is no name",
     ),
     pytest.param(
         body_with(env={"PORT": "80"}, processes={"web": {"command": "a"}}),
@@ -151,11 +152,17 @@ def test_invalid_formations_are_refused_at_apply_time_with_a_clear_message(
 
 def test_a_valid_formation_is_accepted_with_defaults_filled_in(installed) -> None:
     manifest = body_with(
-        processes={"web": {"command": "a"}, "clock": {"command": "c", "quantity": 1}}
+        processes={"web": {"command": "a"}, "clock": {"command": "c", "quantity": 1}},
+        release={"command": "migrate"},
+        spread={},
     )
     result = apply_yaml(installed.kubectl, manifest, "--dry-run=server", "-o", "json", check=False)
     assert result.returncode == 0, result.stderr
-    assert '"size": "standard-1x"' in result.stdout
+    spec = json.loads(result.stdout)["spec"]
+    assert spec["spread"] == {"whenUnsatisfiable": "ScheduleAnyway"}
+    assert spec["release"]["size"] == "standard-1x"
+    # No size is stored for a type: one that names none takes the app's tier (size_of).
+    assert "size" not in spec["processes"]["web"]
 
 
 def test_a_clock_may_scale_when_declared_not_singleton(installed) -> None:

@@ -387,11 +387,12 @@ ODD_ACCEPTED = [
     ),
     pytest.param(
         body(
-            image="registry.example/ünïcødé:v1",
+            # The longest odd reference a runtime still pulls: a port, deep paths, a digest.
+            image="Registry.Example:5000/a__b/c--d/e.f:V1_x-y@sha256:" + "a" * 64,
             env={f"VAR_{i}": "✓ ünïcødé " * 20 for i in range(1024)},
             processes={"web": {"command": "écho 🚀 " * 4000, "quantity": 1}},
         ),
-        id="1024 config vars, Unicode everywhere, a 32 KB command",
+        id="1024 config vars, Unicode everywhere, an odd image, a 32 KB command",
     ),
     pytest.param(
         body(processes={"web": {"command": "x", "quantity": 0}, "worker": {"command": "y"}}),

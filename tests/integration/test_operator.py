@@ -12,6 +12,7 @@ from typing import Any
 from lightkube import Client
 from lightkube.types import PatchType
 
+from localcluster.operator import wait_for_catalog
 from tests.factories import formation_body
 from tests.kubehelp import (
     PDB,
@@ -229,19 +230,26 @@ def test_a_deployment_edited_or_deleted_by_hand_is_restored(
 def test_an_unknown_size_is_reported_and_leaves_the_running_dynos_untouched(
     operator, installed, kube: Client, namespace: str
 ) -> None:
-    create(installed, namespace)
+    # Admission refuses an unknown size at apply time; a size removed while a Formation uses
+    # it is how a Formation comes to name one.
+    name = f"{namespace}-gone"
+    apply_yaml(installed.kubectl, {
+        "apiVersion": "dyno.dev/v1alpha1", "kind": "DynoSize", "metadata": {"name": name},
+        "spec": {"tier": "standard", "requests": {"cpu": "100m", "memory": "128Mi"},
+                 "limits": {"cpu": "1", "memory": "128Mi"}},
+    })  # fmt: skip
+    wait_for_catalog(installed.kubectl)
+    create(installed, namespace, processes={"web": {"command": "a", "size": name, "quantity": 2}})
     wait_ready(kube, namespace)
     before = deployment(kube, namespace, "shop-web")
-    # The webhook refuses this at apply time; with the operator down it is not there to ask.
-    with operator.down():
-        patch_spec(kube, namespace, {"web": {"size": "huge-9x", "quantity": 5}})
+    installed.kubectl("delete", "dynosize", name)
     c = eventually(
         lambda: condition_with(kube, namespace, "Reconciled", "UnknownSize"),
         what="Reconciled=False UnknownSize",
     )
     assert c["status"] == "False"
     assert c["message"].startswith(
-        "No such size as huge-9x (process type web). Available dyno sizes are eco, basic"
+        f"No such size as {name} (process type web). Available dyno sizes are eco, basic"
     )
     ready = condition(get(kube, Formation, "shop", namespace), "Ready")
     assert ready is not None
@@ -268,6 +276,7 @@ def test_an_admins_dyno_size_is_used_and_editing_it_rolls_out(
         },
     }
     apply_yaml(installed.kubectl, size)
+    wait_for_catalog(installed.kubectl)  # known to the admission policy
     try:
         create(
             installed,
