@@ -30,6 +30,11 @@ step "Installing the operator with Helm (2 replicas, leader election; admission 
 helm upgrade --install "$release" charts/dynoform -n "$ns" --create-namespace \
   -f charts/dynoform/ci/local-cluster-values.yaml --wait --timeout 180s
 kubectl -n "$ns" get pods -o wide
+# The chart's CRDs and admission policies in force (the API server takes a moment), and every
+# size, real-1x from the values included, indexed by the operator for the catalog policy.
+$PY -c 'import subprocess as s; from localcluster.operator import wait_for_admission, wait_for_catalog
+k = lambda *a, input=None: s.run(["kubectl", *a], input=input, check=True, capture_output=True, text=True)
+wait_for_admission(k); wait_for_catalog(k)'
 kubectl -n "$ns" wait --for=jsonpath='{.spec.holderIdentity}' lease/"$release" --timeout=60s >/dev/null
 echo "leader: $(kubectl -n "$ns" get lease "$release" -o jsonpath='{.spec.holderIdentity}')"
 
@@ -68,9 +73,6 @@ step "Refused at apply time by the API server itself (the catalog's ValidatingAd
 kubectl patch formation shop --type merge -p '{"spec":{"processes":{"clock":{"size":"eco"}}}}' || true
 
 step "A real app on the real node: examples/sample-app (its release command runs first)"
-# Its size real-1x comes from the chart's values: accepted once the operator has indexed it.
-$PY -c 'import subprocess as s, sys; from localcluster.operator import wait_for_catalog
-wait_for_catalog(lambda *a: s.run(["kubectl", *a], check=True, capture_output=True, text=True))'
 kubectl apply -f examples/sample-app/hello.yaml
 wait_ready hello
 kubectl get formation hello
