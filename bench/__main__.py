@@ -82,17 +82,17 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
                 ratios.append(await scenarios.convergence(client, op, n, figures) / base)
                 if i == runs - 1 and n == args.target:
                     await _scale_latency(client, n, args.changes, figures)
+                    # The Platform API with the N Formations present, the operator running.
+                    await api.scenario(
+                        run_kubectl, str(cluster.kubeconfig), f"bench-{n}", n,
+                        args.api_requests, figures,
+                    )  # fmt: skip
                 if i < runs - 1 or n != sizes[-1]:
                     op.stop()
                     await scenarios.delete_namespace(client, f"bench-{n}")
             scenarios.ratios(n, ratios, figures)
         await scenarios.idle(op, audit, args.idle, figures)
         await scenarios.restart(op, audit, figures)
-        # The Platform API with the N Formations present (the operator still running).
-        ns = f"bench-{sizes[-1]}"
-        await api.scenario(
-            run_kubectl, str(cluster.kubeconfig), ns, sizes[-1], args.api_requests, figures
-        )
     op.stop()
     return figures
 

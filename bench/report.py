@@ -60,7 +60,7 @@ def entries(values: dict[str, float], machine: str, sizes: list[int], target: in
         Entry("restart_writes", values["restart_writes"], "requests", 0, 0),
         Entry("restart_formations", values["restart_formations"], "formations", better="n/a"),
     ]
-    return out + api_entries(values, max(sizes))
+    return out + api_entries(values, target)
 
 
 API_FIGURES = (

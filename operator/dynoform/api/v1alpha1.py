@@ -8,7 +8,6 @@ Validation that Kubernetes can do at `kubectl apply` time is declared here too, 
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +24,8 @@ from dynoform.api.dynosize import DynoSizeSpec as DynoSizeSpec
 from dynoform.api.dynosize import DynoSizeStatus as DynoSizeStatus
 from dynoform.api.dynosize import Resources as Resources
 from dynoform.api.dynosize import Toleration as Toleration
+from dynoform.api.image import IMAGE_PATTERN as IMAGE_PATTERN
+from dynoform.api.image import IMAGE_RULES, check_image
 from dynoform.api.process import DEFAULT_PORT as DEFAULT_PORT
 from dynoform.api.process import DEFAULT_SIZE as DEFAULT_SIZE
 from dynoform.api.process import ENV_NAME_PATTERN as ENV_NAME_PATTERN
@@ -69,20 +70,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_PREFIX_PATTERN = r"^[ -<>-~]*$"
 MAX_ID = 2**31 - 1
-
-# The distribution reference grammar (github.com/distribution/reference, regexp.go), which
-# every container runtime parses an image with: an optional registry host and port, a
-# lowercase path of components separated by '/', an optional tag and an optional digest.
-_HOST_PART = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])"
-_HOST = f"{_HOST_PART}(?:[.]{_HOST_PART})*(?::[0-9]+)?"
-_PATH_PART = "[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_TAG = "[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}"
-_DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-IMAGE_PATTERN = f"^(?:{_HOST}/)?{_PATH_PART}(?:/{_PATH_PART})*(?::{_TAG})?(?:@{_DIGEST})?$"
-IMAGE_INVALID = (
-    "is not an image reference a container runtime can pull: "
-    "[registry[:port]/]repository[:tag][@digest], the repository in lowercase, no spaces"
-)
 
 
 class LocalObjectReference(Model):
@@ -166,16 +153,7 @@ class FormationSpec(Model):
         "pulls it: `[registry[:port]/]repository[:tag][@digest]`.",
         # Kubernetes takes any such string in a Deployment, then every one of its Pods fails to
         # pull it: refused here, at apply time, instead.
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                _cel("self == self.trim()", "an image has no whitespace at either end"),
-                _cel(
-                    f"self.matches('{IMAGE_PATTERN}')",
-                    IMAGE_INVALID,
-                    messageExpression=f"'\"' + self + '\" {IMAGE_INVALID}'",
-                ),
-            ]
-        },
+        json_schema_extra={"x-kubernetes-validations": IMAGE_RULES},
     )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
         default=None,
@@ -228,11 +206,7 @@ class FormationSpec(Model):
     @field_validator("image")
     @classmethod
     def _image_pullable(cls, image: str) -> str:
-        if image != image.strip():
-            raise ValueError("an image has no whitespace at either end")
-        if re.match(IMAGE_PATTERN, image) is None:
-            raise ValueError(f'"{image}" {IMAGE_INVALID}')
-        return image
+        return check_image(image)
 
     @field_validator("image_pull_secrets")
     @classmethod
