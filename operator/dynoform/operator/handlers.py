@@ -18,7 +18,6 @@ from typing import Any
 import kopf
 
 from dynoform.api.v1alpha1 import GROUP, VERSION
-from dynoform.operator import tls
 from dynoform.operator.controller import Controller
 from dynoform.runtime.election import Election
 from dynoform.runtime.kube import Kube
@@ -94,6 +93,10 @@ def _serve_webhooks_locally(settings: kopf.OperatorSettings, memo: kopf.Memo) ->
     """Local use: serve on 127.0.0.1 with a self-signed certificate; kopf keeps the
     MutatingWebhookConfiguration named dyno.dev pointing at us (and its
     Validating twin empty: the webhook that was there is now part of the mutating one)."""
+    # Imported here: cryptography costs the operator about 7 MB of memory, and only this
+    # optional, local webhook needs it (in a cluster the chart provides the certificate).
+    from dynoform.operator import tls
+
     memo["webhook_dir"] = Path(tempfile.mkdtemp(prefix="dynoform-webhook-"))
     cert = tls.self_signed(memo["webhook_dir"])
     settings.admission.server = kopf.WebhookServer(
