@@ -87,12 +87,13 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
                         run_kubectl, str(cluster.kubeconfig), f"bench-{n}", n,
                         args.api_requests, figures,
                     )  # fmt: skip
+                    # Settled (the scale latency waited for it): nothing left to write.
+                    await scenarios.idle(op, audit, args.idle, figures)
+                    await scenarios.restart(op, audit, figures)
                 if i < runs - 1 or n != sizes[-1]:
                     op.stop()
                     await scenarios.delete_namespace(client, f"bench-{n}")
             scenarios.ratios(n, ratios, figures)
-        await scenarios.idle(op, audit, args.idle, figures)
-        await scenarios.restart(op, audit, figures)
     op.stop()
     return figures
 
