@@ -51,6 +51,10 @@ def metered(operator: Operator, installed, tmp_path: Path) -> Iterator[Operator]
             yield own
         finally:
             own.stop()
+            # kopf registered the local webhook's configurations: the session's admission is
+            # the API server's own again.
+            for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+                installed.kubectl("delete", kind, "dyno.dev", "--ignore-not-found")
 
 
 def manifest(namespace: str) -> dict[str, Any]:
