@@ -54,8 +54,8 @@ def stamp(
     new: Mapping[str, Any], old: Mapping[str, Any] | None, username: str
 ) -> dict[str, str] | None:
     """Annotations recording who changed quantities or sizes; None when neither changed."""
-    after = _summary(new)
-    if after is None or (old is not None and _summary(old) == after):
+    after = _shape(new)
+    if after is None or (old is not None and _shape(old) == after):
         return None
     return {CHANGED_BY: username, CHANGED_TO: after}
 
@@ -69,7 +69,7 @@ def changed_by(formation: Formation) -> str | None:
     return str(by) if by else None
 
 
-def _summary(body: Mapping[str, Any]) -> str | None:
+def _shape(body: Mapping[str, Any]) -> str | None:
     try:
         return shape(Formation.model_validate(body).spec)
     except ValidationError:

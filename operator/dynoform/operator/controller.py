@@ -187,12 +187,12 @@ class Controller:
         meanwhile: what a test waits for to see that nothing happened."""
         for done in itertools.count(1):
             await asyncio.sleep(self.resync_seconds)
-            writes, keys = self.kube.writes, [*self.cache.formations, CATALOG_KEY]
-            for key in keys:
+            writes, keys = self.kube.writes, list(self.cache.formations)
+            for key in [*keys, CATALOG_KEY]:
                 self.queue.add(key, low=True)
             await self.queue.drained()
             made = self.kube.writes - writes
-            log.info("Resync %d done: %d formations, %d writes", done, len(keys) - 1, made)
+            log.info("Resync %d done: %d formations, %d writes", done, len(keys), made)
 
     # -- feeding the caches ----------------------------------------------------------------
 

@@ -73,10 +73,8 @@ async def dyno_restart_all(app: str, who: Who) -> dict[str, Any]:
 
 @router.delete("/apps/{app}/dynos/{dyno}", status_code=202, responses={202: ACCEPTED})
 async def dyno_restart(app: str, dyno: str, who: Who) -> dict[str, Any]:
-    found = await who.app(app)
-    listed, pods = await dynos.listed(who, found)
-    await dynos.stop(who, found, [dynos.find(listed, pods, dyno)])
-    return DONE
+    # One dyno restarts as Kubernetes restarts a pod: stopped, and replaced by its controller.
+    return await dyno_stop(app, dyno, who)
 
 
 @router.delete("/apps/{app}/formations/{ptype}", status_code=202, responses={202: ACCEPTED})
