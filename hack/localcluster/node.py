@@ -245,14 +245,19 @@ def containerd(layout: NodeLayout) -> list[str]:
 # --- cgroups: where the node's processes are, and the end of them ---------------------------
 
 
-def hierarchies() -> list[Path]:
-    """The mounted cgroup v1 hierarchies (cpu, memory, pids, name=systemd, ...)."""
+def hierarchies(kinds: tuple[str, ...] = ("cgroup",)) -> list[Path]:
+    """The mounted cgroup v1 hierarchies (cpu, memory, pids, name=systemd, ...); with
+    "cgroup2" in `kinds`, the hybrid layout's unified hierarchy too, where runc also makes
+    the pods' cgroups."""
     found = []
     for line in Path("/proc/self/mounts").read_text().splitlines():
         fields = line.split()
-        if len(fields) > 2 and fields[2] == "cgroup":
+        if len(fields) > 2 and fields[2] in kinds:
             found.append(Path(fields[1]))
     return found
+
+
+EVERY_HIERARCHY = ("cgroup", "cgroup2")
 
 
 def runtime_cgroup(layout: NodeLayout) -> Path:
@@ -290,7 +295,7 @@ def kill_all(layout: NodeLayout, timeout: float = 10.0) -> int:
 
 def remove_cgroups(layout: NodeLayout) -> None:
     """rmdir the node's cgroup tree in every hierarchy, deepest first (they are empty now)."""
-    for hierarchy in hierarchies():
+    for hierarchy in hierarchies(EVERY_HIERARCHY):
         root = hierarchy / layout.cgroup.lstrip("/")
         if not root.is_dir():
             continue
