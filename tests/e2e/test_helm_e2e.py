@@ -32,7 +32,7 @@ from lupa import lua51
 
 from localcluster import binaries
 from localcluster.cluster import LocalCluster
-from localcluster.operator import ROOT, wait_for_admission
+from localcluster.operator import ROOT, wait_for_admission, wait_for_catalog
 from localcluster.processes import free_port
 from tests.factories import formation_body
 from tests.kubehelp import eventually
@@ -368,6 +368,7 @@ def test_a_rollout_that_cannot_finish_is_in_progress_and_a_refused_spec_degraded
         "spec": {"tier": "standard", "requests": {"cpu": "100m", "memory": "128Mi"},
                  "limits": {"cpu": "1", "memory": "128Mi"}, "nodeSelector": {"pool": "none"}},
     })  # fmt: skip
+    wait_for_catalog(clusterwide.admin.kubectl)  # the new size known to admission
     processes = {"web": {"command": "serve", "quantity": 2, "size": "nowhere-1x"}}
     _apply(clusterwide.admin, formation_body(name="pending", namespace=ns, processes=processes))
     pending = _wait_for(clusterwide.admin, ns, "pending", "Ready", "False", "RollingOut")

@@ -27,7 +27,7 @@ import pytest
 
 from localcluster import netns, node
 from localcluster.cluster import LocalCluster
-from localcluster.operator import ROOT, wait_for_catalog
+from localcluster.operator import ROOT, wait_for_admission, wait_for_catalog
 from localcluster.pytest_plugin import ClusterHandle
 from localcluster.scrape import scrape
 
@@ -51,6 +51,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHandle]:
             "install", RELEASE, str(ROOT / "charts" / "dynoform"), "-n", NS, "--create-namespace",
             "-f", str(VALUES), "--wait", "--timeout", TIMEOUT,
         )  # fmt: skip
+        wait_for_admission(handle.kubectl)  # Formation writes served, the policies in force
         wait_for_catalog(handle.kubectl)  # real-1x, from the chart's values, known to admission
         handle.kubectl("apply", "-f", str(HELLO))
         wait_ready(handle, "hello")
