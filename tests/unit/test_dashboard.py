@@ -324,3 +324,23 @@ def test_no_dashboard_route_is_in_the_openapi_description_and_it_can_be_off() ->
     assert "/dashboard" not in document()
     off = create_app(pages=Settings(enabled=False))
     assert _get(off, "GET", "/dashboard/").status_code == 404
+
+
+def test_the_app_page_renders_its_form_and_live_parts_from_the_view_model() -> None:
+    from dynoform.server.dashboard.routes import PREFIX, templates
+
+    f = _with_status(make_formation(), _status())
+    page = views.page(f, Catalog(), [_dyno("web.1", "z1")], {}, NOW, {"web": "Refused here."})
+    html = templates.get_template("app.html").render(
+        prefix=PREFIX, csrf="c5rf", signed_in=True, signs_out=True, user="alice", page=page
+    )
+    assert '<input type="hidden" name="csrf" value="c5rf">' in html
+    assert 'id="quantity-clock"' in html
+    assert 'max="1"' in html
+    assert 'sse-connect="/dashboard/apps/default/shop/live?generation=1"' in html
+    assert '<p class="error" id="error-web" role="alert">Refused here.</p>' in html
+    assert "Run at least two web dynos." in html
+    assert "Scale to web=1 by alice" in html
+    assert "The release command exited 1." in html
+    assert "<script>" not in html  # no inline script: the CSP forbids it
+    assert "style=" not in html
