@@ -336,6 +336,7 @@ def test_the_app_page_renders_its_form_and_live_parts_from_the_view_model() -> N
     )
     assert '<input type="hidden" name="csrf" value="c5rf">' in html
     assert 'id="quantity-clock"' in html
+    assert 'name="quantity.clock"' in html
     assert 'max="1"' in html
     assert 'sse-connect="/dashboard/apps/default/shop/live?generation=1"' in html
     assert '<p class="error" id="error-web" role="alert">Refused here.</p>' in html

@@ -32,13 +32,14 @@ from dynoform.server.kube import formation_watch, pod_watch
 HERE = Path(__file__).parent
 PREFIX = "/dashboard"
 templates = Jinja2Templates(directory=HERE / "templates")
-# Pages: only the server's own scripts, styles and event stream; never framed; no referrer.
+# Pages: only the server's own scripts, styles and event stream; never framed; no referrer to
+# other sites (a same-origin one keeps the Origin header of writes, which same_origin checks).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }

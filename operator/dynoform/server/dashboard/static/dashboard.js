@@ -1,8 +1,8 @@
-// The dashboard's own script: a slider's count follows it as it moves (the rest is htmx).
+// The dashboard's own script: a slider and its number follow each other (the rest is htmx).
 document.addEventListener("input", function (event) {
-  var slider = event.target;
-  if (slider.matches && slider.matches("input[type=range][data-output]")) {
-    var output = document.getElementById(slider.dataset.output);
-    if (output) output.value = slider.value;
+  var control = event.target;
+  if (control.matches && control.matches("input[data-sync]")) {
+    var other = document.getElementById(control.dataset.sync);
+    if (other) other.value = control.value;
   }
 });
