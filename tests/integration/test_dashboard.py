@@ -235,6 +235,33 @@ def test_another_namespaces_app_is_refused_as_kubernetes_refuses_it(
         bob.close()
 
 
+def test_a_user_who_cannot_read_the_sizes_is_refused_by_the_api_servers_admission(
+    playwright, server, spaces, users, installed, kube: Client
+) -> None:
+    """bob may not read DynoSizes, so the API cannot check his change first: the cluster's
+    admission policy refuses it, and its message is shown on the row."""
+    name = f"cart-{uuid.uuid4().hex[:5]}"
+    web = {"web": {"command": "bundle exec puma -p $PORT", "quantity": 2}}
+    apply_yaml(installed.kubectl, formation_body(name, spaces[1], processes=web))
+    bob = Browser(playwright)
+    try:
+        bob.sign_in(server[0], users[1])
+        bob.page.get_by_label("Show the apps of a namespace").fill(spaces[1])
+        bob.page.get_by_role("button", name="Show").click()
+        bob.page.get_by_role("link", name=name).click()
+        expect(bob.page.get_by_role("heading", name=name)).to_be_visible()
+        before = _generation(kube, spaces[1], name)
+        bob.page.locator("#size-web").select_option("eco")
+        bob.page.get_by_role("button", name="Confirm").click()
+        error = bob.page.locator("#error-web")
+        expect(error).to_contain_text("ValidatingAdmissionPolicy")
+        expect(error).to_contain_text("Cannot run more than 1 Eco dyno per process type")
+        assert _generation(kube, spaces[1], name) == before
+    finally:
+        bob.close()
+        installed.kubectl("delete", "formation", name, "-n", spaces[1], "--wait=false")
+
+
 def test_a_write_without_the_csrf_token_is_refused(
     alice: Browser, server, spaces, app: str, kube: Client
 ) -> None:
