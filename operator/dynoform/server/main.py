@@ -33,14 +33,14 @@ def serve(
         upstream.namespace,
     )
     # The server's own access line (middleware) says more than uvicorn's. A dashboard page's
-    # event stream never ends by itself: a stop waits for open ones a few seconds only.
+    # event stream never ends by itself: a stop waits 10 s for open requests, then ends them.
     uvicorn.run(
         create_app(upstream, pages),
         host=host,
         port=port,
         access_log=False,
         log_level="info",
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=10,
     )
 
 
