@@ -17,10 +17,15 @@ import httpx2
 import yaml
 
 ACCEPT = "application/vnd.heroku+json; version=3"
-# What an app's user may do: read and scale Formations, read, restart and stop dynos, run one-offs.
+# What an app's user may do: read, watch (the dashboard's live pages) and scale Formations, read,
+# restart and stop dynos, run one-offs.
 APP_USER_RULES = [
-    {"apiGroups": ["dyno.dev"], "resources": ["formations"], "verbs": ["get", "list", "patch"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},
+    {
+        "apiGroups": ["dyno.dev"],
+        "resources": ["formations"],
+        "verbs": ["get", "list", "watch", "patch"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "create", "delete"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]},
 ]
@@ -36,11 +41,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(kubeconfig: str, namespace: str, log: Path) -> Iterator[str]:
-    """`dyno api -n NAMESPACE` until the block ends; yields its URL."""
+def api_server(
+    kubeconfig: str, namespace: str, log: Path, args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`dyno api -n NAMESPACE [ARGS]` until the block ends; yields its URL."""
     port = free_port()
     argv = [sys.executable, "-m", "dynoform.cli", "api", "--port", str(port)]
-    argv += ["--kubeconfig", kubeconfig, "-n", namespace]
+    argv += ["--kubeconfig", kubeconfig, "-n", namespace, *args]
     with log.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -16,35 +16,14 @@ from typing import Any
 import httpx2
 import pytest
 from lightkube import Client
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
 
 from dynoform.runtime.resources import generic
 from tests.factories import formation_body
 from tests.kubehelp import Deployment, Formation, Pod, apply_yaml, eventually, get
-from tests.platform_api import ACCEPT, User, api_server, client, make_user
+from tests.platform_api import ACCEPT, api_server, client
 
 Job = generic("batch", "v1", "Job", "jobs")
 DynoSizeRes = generic("dyno.dev", "v1alpha1", "DynoSize", "dynosizes", namespaced=False)
-
-
-@pytest.fixture(scope="module")
-def spaces(kube: Client) -> Iterator[tuple[str, str]]:
-    names = (f"api-a-{uuid.uuid4().hex[:6]}", f"api-b-{uuid.uuid4().hex[:6]}")
-    for n in names:
-        kube.create(Namespace(metadata=ObjectMeta(name=n)))
-    yield names
-    for n in names:
-        kube.delete(Namespace, n)
-
-
-@pytest.fixture(scope="module")
-def users(installed, spaces) -> tuple[User, User]:
-    a, b = spaces
-    return (
-        make_user(installed.kubectl, a, "alice", read_sizes=True),
-        make_user(installed.kubectl, b, "bob"),
-    )
 
 
 @pytest.fixture(scope="module")

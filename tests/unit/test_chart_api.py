@@ -73,3 +73,27 @@ def test_the_schema_refuses_bad_api_values(args: list[str], complaint: str) -> N
     result = helm_template(*args, check=False)
     assert result.returncode != 0
     assert complaint in result.stderr, result.stderr
+
+
+def test_the_dashboard_is_served_with_the_api_and_its_flags_come_from_the_values() -> None:
+    container = _api_container("--set", "api.enabled=true")
+    assert container["args"] == ["--port=5100"]  # the dashboard on, the sign-in form only
+    container = _api_container(
+        "--set",
+        "api.enabled=true",
+        "--set",
+        "api.dashboard.enabled=false",
+        "--set",
+        "api.dashboard.tokenHeader=X-Forwarded-Access-Token",
+    )
+    assert container["args"] == [
+        "--port=5100",
+        "--no-dashboard",
+        "--dashboard-token-header=X-Forwarded-Access-Token",
+    ]
+
+
+def _api_container(*args: str) -> dict:  # type: ignore[type-arg]
+    pod = one(render(*args), "Deployment", API)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return dict(container)

@@ -33,3 +33,13 @@ def test_dyno_api_without_a_cluster_is_a_clear_error(tmp_path: Path) -> None:
     code = main(["api", "--kubeconfig", str(tmp_path / "missing")], out=io.StringIO(), err=err)
     assert code == 1
     assert err.getvalue().startswith(" !    Cannot read the kubeconfig")
+
+
+def test_dyno_api_serves_the_dashboard_unless_told_and_takes_a_proxys_header() -> None:
+    from dynoform.server.dashboard.options import Settings, from_args
+
+    assert from_args(build_parser().parse_args(["api"])) == Settings(True, None)
+    args = build_parser().parse_args(
+        ["api", "--no-dashboard", "--dashboard-token-header", "X-Forwarded-Access-Token"]
+    )
+    assert from_args(args) == Settings(False, "X-Forwarded-Access-Token")

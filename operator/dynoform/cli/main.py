@@ -24,6 +24,7 @@ from dynoform.cli.edit import AutoscaleRequest
 from dynoform.cli.errors import CliError, UsageError
 from dynoform.cli.grammar import DynoRef, parse_dyno_ref
 from dynoform.cli.target import Target, connect
+from dynoform.server.dashboard import options
 
 if TYPE_CHECKING:
     from dynoform.cli.client import Api
@@ -182,9 +183,11 @@ def _api_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add(
         "api",
         "serve Heroku's Platform API on 127.0.0.1 for the Formations of the namespace "
-        "(HEROKU_HOST=http://127.0.0.1:PORT; the API key is a Kubernetes bearer token)",
+        "(HEROKU_HOST=http://127.0.0.1:PORT; the API key is a Kubernetes bearer token), "
+        "and the dashboard at http://127.0.0.1:PORT/dashboard/",
     )
     p.add_argument("--port", type=int, default=5100, help="the port (default 5100)")
+    options.add_flags(p)
     p.set_defaults(func=_api)
 
 
@@ -193,7 +196,7 @@ def _api(ctx: Context, a: argparse.Namespace) -> int:
     from dynoform.server import config, main
 
     try:
-        main.local(a.port, a.namespace, a.kubeconfig, a.context)
+        main.local(a.port, a.namespace, a.kubeconfig, a.context, options.from_args(a))
     except config.ConfigError as exc:
         raise CliError(str(exc)) from exc
     return 0

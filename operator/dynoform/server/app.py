@@ -1,5 +1,5 @@
 """The FastAPI application: the routers, Heroku's errors and conventions, the Kubernetes
-client's lifetime."""
+client's lifetime, and the dashboard's pages (dynoform.server.dashboard) beside the API."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from dynoform.server import handlers, middleware
 from dynoform.server.config import Upstream
+from dynoform.server.dashboard import routes as dashboard
+from dynoform.server.dashboard.options import Settings
 from dynoform.server.kube import Kube
 from dynoform.server.routers import apps, dynos, formation, sizes
 from dynoform.server.schemas import Error
@@ -24,7 +26,7 @@ DESCRIPTION = (
 ERRORS = {code: {"model": Error} for code in (401, 403, 404, 409, 422, 429)}
 
 
-def create_app(upstream: Upstream | None = None) -> FastAPI:
+def create_app(upstream: Upstream | None = None, pages: Settings | None = None) -> FastAPI:
     """The application; `upstream` None builds it without a cluster (the OpenAPI document)."""
 
     @asynccontextmanager
@@ -50,6 +52,7 @@ def create_app(upstream: Upstream | None = None) -> FastAPI:
     )
     for module in (formation, dynos, sizes, apps):
         app.include_router(module.router)
+    dashboard.install(app, pages or Settings())
     handlers.install(app)
     middleware.install(app)
     return app

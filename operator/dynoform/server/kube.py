@@ -9,7 +9,9 @@ patches carrying the resourceVersion read, as the CLI's (dynoform.cli.client exp
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +28,7 @@ FIELD_MANAGER = "dyno-platform-api"
 TIMEOUT = 30.0
 DYNO_API = f"/apis/{GROUP}/{VERSION}"
 MERGE = "application/merge-patch+json"
+WATCH_SECONDS = 240  # the API server ends a watch after this; the caller watches again
 
 
 class Kube:
@@ -77,6 +80,10 @@ class Kube:
 
     async def formations(self, token: str, namespace: str) -> list[dict[str, Any]]:
         return _items(await self.call(token, "GET", _formations(namespace)))
+
+    async def all_formations(self, token: str) -> list[dict[str, Any]]:
+        """The Formations of every namespace (a cluster-wide list: RBAC often refuses it)."""
+        return _items(await self.call(token, "GET", f"{DYNO_API}/formations"))
 
     async def patch_formation(
         self, token: str, namespace: str, name: str, patch: dict[str, Any]
@@ -131,6 +138,30 @@ class Kube:
             if exc.status != 404:
                 raise
 
+    # -- Watches ------------------------------------------------------------------------------
+
+    async def watch(
+        self, token: str, path: str, params: dict[str, str]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch of `path` (its list URL) as the caller, until the API server
+        ends it (after WATCH_SECONDS); a refusal leaves as KubeError before any event."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        query = {**params, "watch": "1", "timeoutSeconds": str(WATCH_SECONDS)}
+        timeout = httpx2.Timeout(TIMEOUT, read=WATCH_SECONDS + TIMEOUT)
+        try:
+            async with self.http.stream(
+                "GET", path, params=query, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error(response)
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield dict(json.loads(line))
+        except httpx2.HTTPError as exc:
+            log.warning("Kubernetes API watch ended: %s", exc)
+            raise HerokuError(503, "The Kubernetes API cannot be reached.") from exc
+
     # -- Who is calling -----------------------------------------------------------------------
 
     async def whoami(self, token: str) -> dict[str, Any]:
@@ -139,6 +170,16 @@ class Kube:
         path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
         answer = await self.call(token, "POST", path, body=review)
         return dict((answer.get("status") or {}).get("userInfo") or {})
+
+
+def formation_watch(namespace: str, name: str) -> tuple[str, dict[str, str]]:
+    """What watches one Formation: its list URL and a field selector on its name."""
+    return _formations(namespace), {"fieldSelector": f"metadata.name={name}"}
+
+
+def pod_watch(namespace: str, app: str) -> tuple[str, dict[str, str]]:
+    """What watches the pods of a Formation (the selector of `Kube.pods`)."""
+    return f"/api/v1/namespaces/{namespace}/pods", _selector({LABEL_FORMATION: app})
 
 
 def _formations(namespace: str, name: str | None = None) -> str:
