@@ -339,12 +339,15 @@ def test_dyno_sizes_include_the_admins_and_readers_without_rights_see_heroku_s(
             "tier": "gpu",
             "requests": {"cpu": "2", "memory": "8Gi"},
             "limits": {"cpu": "2", "memory": "8Gi"},
+            "cost": {"cents": 90000, "unit": "month"},
         },
     }
     apply_yaml(installed.kubectl, size)
     try:
         alice = client(url, users[0].token)
         sizes = {s["name"]: s for s in alice.get("/dyno-sizes").json()}
+        assert sizes["GPU-1X"]["cost"] == {"cents": 90000, "unit": "month"}
+        assert sizes["Standard-1X"]["cost"] is None
         assert list(sizes)[:3] == ["Eco", "Basic", "Standard-1X"]
         assert sizes["GPU-1X"]["id"] == get_uid(kube, name)
         assert (sizes["GPU-1X"]["compute"], sizes["GPU-1X"]["memory"]) == (2.0, 8.0)

@@ -12,7 +12,8 @@ import httpx2
 import pytest
 
 from dynoform.api.dynos import Dyno
-from dynoform.api.sizes import Catalog
+from dynoform.api.sizes import BUILTIN, Catalog
+from dynoform.api.v1alpha1 import Cost
 from dynoform.server.app import create_app
 from dynoform.server.dashboard import form, live, session, views
 from dynoform.server.dashboard.options import Settings
@@ -207,6 +208,17 @@ def test_the_rows_bound_the_slider_by_size_singleton_and_autoscaler() -> None:
     assert web_sizes["performance-m"].label == "Performance-M — 2.5 GiB, 2 CPU"
     assert web_sizes["standard-1x"].label == "Standard-1X — 512 MiB, 0.25 to 1 CPU"
     assert [o.name for o in rows["web"].sizes][:3] == ["eco", "basic", "standard-1x"]
+
+
+def test_the_size_picker_shows_a_sizes_cost_when_the_catalog_gives_one() -> None:
+    gpu = BUILTIN["performance-l"].model_copy(
+        update={"display_name": "GPU-1X", "cost": Cost(cents=123456, unit="hour")}
+    )
+    f = make_formation(processes={"web": {"command": "puma", "quantity": 1}})
+    (row,) = views.rows(f, Catalog({"gpu-1x": gpu}))
+    labels = {o.name: o.label for o in row.sizes}
+    assert labels["gpu-1x"] == "GPU-1X — 14 GiB, 8 CPU, $1,234.56/hour"
+    assert labels["standard-1x"] == "Standard-1X — 512 MiB, 0.25 to 1 CPU"
 
 
 def test_the_page_shows_state_dynos_spread_advice_history_and_release() -> None:

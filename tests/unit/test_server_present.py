@@ -12,6 +12,7 @@ import pytest
 from dynoform.api import dynos as dy
 from dynoform.api.oneoff import RunRequest
 from dynoform.api.sizes import BUILTIN, Catalog
+from dynoform.api.v1alpha1 import Cost
 from dynoform.server import present
 from dynoform.server.config import ConfigError, from_kubeconfig, in_cluster
 from dynoform.server.ids import derived, timestamp
@@ -100,6 +101,15 @@ def test_a_size_shows_herokus_name_memory_and_compute(
         memory,
         dedicated,
     )
+
+
+def test_a_size_says_its_cost_when_its_dynosize_gives_one_and_none_otherwise() -> None:
+    priced = BUILTIN["standard-2x"].model_copy(update={"cost": Cost(cents=5000)})
+    assert present.dyno_size("standard-2x", priced, {}).model_dump()["cost"] == {
+        "cents": 5000,
+        "unit": "month",
+    }
+    assert present.dyno_size("standard-2x", BUILTIN["standard-2x"], {}).cost is None
 
 
 def test_an_app_on_eco_dynos_only_is_herokus_eco_tier() -> None:

@@ -34,6 +34,15 @@ class Toleration(Model):
     )
 
 
+class Cost(Model):
+    """What one dyno of a size costs, as the Platform API's dyno-size `cost` says it: US cents
+    per month or per hour. A cluster has no price list of its own: the built-in sizes carry
+    none, an admin gives one (an internal charge-back, say)."""
+
+    cents: int = Field(ge=0, le=100_000_000, description="US cents per `unit`, e.g. 2500.")
+    unit: Literal["month", "hour"] = Field(default="month", description="month or hour.")
+
+
 class DynoSizeSpec(Model):
     """A dyno size: what one dyno gets, and the scaling rules that come with it."""
 
@@ -58,6 +67,9 @@ class DynoSizeSpec(Model):
     )
     tolerations: list[Toleration] | None = Field(
         default=None, description="Tolerations for the taints of dedicated nodes."
+    )
+    cost: Cost | None = Field(
+        default=None, description="What one dyno costs, shown by the Dashboard and the API."
     )
 
 

@@ -19,6 +19,7 @@ from dynoform.api.base import Model as Model
 from dynoform.api.base import cel as _cel
 
 # Re-exported: every model of the API is importable from here, wherever it is defined.
+from dynoform.api.dynosize import Cost as Cost
 from dynoform.api.dynosize import DynoSize as DynoSize
 from dynoform.api.dynosize import DynoSizeSpec as DynoSizeSpec
 from dynoform.api.dynosize import DynoSizeStatus as DynoSizeStatus

@@ -92,6 +92,7 @@ def dyno_size(name: str, spec: DynoSizeSpec, uids: dict[str, str]) -> schemas.Dy
         compute=parse_cpu(spec.limits.cpu) / 1000,
         memory=round(parse_memory(spec.limits.memory) / 2**30, 2),
         dedicated=spec.tier == "performance" or spec.requests.cpu == spec.limits.cpu,
+        cost=schemas.Cost(cents=spec.cost.cents, unit=spec.cost.unit) if spec.cost else None,
     )
 
 

@@ -85,13 +85,18 @@ class Dyno(BaseModel):
     updated_at: str
 
 
+class Cost(BaseModel):
+    cents: int = Field(description="US cents per unit.")
+    unit: str = Field(description="month or hour.")
+
+
 class DynoSize(BaseModel):
     id: str
     name: str
     compute: float = Field(description="CPU cores each dyno may use (its limit).")
     memory: float = Field(description="Memory of each dyno, GB.")
     dedicated: bool
-    cost: Any = None
+    cost: Cost | None = Field(default=None, description="Set when the DynoSize says it.")
     dyno_units: int = 1
     precise_dyno_units: float = 1.0
     private_space_only: bool = False

@@ -17,7 +17,7 @@ from dynoform.api import conditions as c
 from dynoform.api.dynos import ONE_OFF, Dyno
 from dynoform.api.sizes import Catalog
 from dynoform.api.units import parse_cpu, parse_memory
-from dynoform.api.v1alpha1 import MAX_QUANTITY, Condition, Formation
+from dynoform.api.v1alpha1 import MAX_QUANTITY, Condition, Cost, Formation
 
 NO_ZONE = "no zone"
 
@@ -52,10 +52,12 @@ class SizeOption:
     cpu: str  # 0.5-2 CPU
     max_quantity: int
     selected: bool
+    cost: str = ""  # $25.00/month, when the catalog gives one
 
     @property
     def label(self) -> str:
-        return f"{self.display} — {self.memory}, {self.cpu}"
+        price = f", {self.cost}" if self.cost else ""
+        return f"{self.display} — {self.memory}, {self.cpu}{price}"
 
 
 @dataclass(frozen=True)
@@ -179,11 +181,19 @@ def size_options(catalog: Catalog, current: str) -> list[SizeOption]:
                 cpu=cpu_text(spec.requests.cpu, spec.limits.cpu),
                 max_quantity=size_max(catalog, name),
                 selected=name == current.lower(),
+                cost=cost_text(spec.cost),
             )
         )
     if not any(o.selected for o in options):  # a size the catalog lacks still shows as it is
         options.insert(0, SizeOption(current, current, "?", "?", MAX_QUANTITY, True))
     return options
+
+
+def cost_text(cost: Cost | None) -> str:
+    """A size's cost as the Dashboard shows it: `$25.00/month`; "" when it has none."""
+    if cost is None:
+        return ""
+    return f"${cost.cents // 100:,}.{cost.cents % 100:02d}/{cost.unit}"
 
 
 def size_max(catalog: Catalog, size: str) -> int:
