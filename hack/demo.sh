@@ -2,7 +2,8 @@
 # `make demo`: the local cluster (six kwok nodes in three zones and one real node), the operator
 # installed with Helm from charts/dynoform with its image built here, the example app spread
 # across zones and scaled, then a real app on the real node: its web page, its logs, a one-off
-# run, a restart, a crash and a failed release.
+# run, a restart, a crash and a failed release; last, the Platform API and the Dashboard served
+# in the cluster, used with a Kubernetes token.
 # Everything it starts keeps running so you can look around; `make down` stops it all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -10,6 +11,7 @@ PY=${PY:-.venv/bin/python}
 DYNO=${DYNO:-$(dirname "$PY")/dyno}
 state=${DYNOFORM_CLUSTER_STATE:-.local/cluster}   # the local cluster's state dir
 local_port=${DYNOFORM_DEMO_PORT:-18080}           # where the web dyno is forwarded to
+api_port=${DYNOFORM_DEMO_API_PORT:-18090}         # where the Platform API is forwarded to
 release=dynoform ns=dynoform-system
 lc() { $PY -m localcluster --state-dir "$state" "$@"; }
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -26,9 +28,9 @@ kubectl get nodes -L topology.kubernetes.io/zone,dyno.dev/node
 step "Building the operator's and the sample app's images (podman, no registry) into the real node"
 lc images --load operator sample-app
 
-step "Installing the operator with Helm (2 replicas, leader election; admission in the API server)"
+step "Installing the operator with Helm (2 replicas, leader election; admission in the API server; the Platform API)"
 helm upgrade --install "$release" charts/dynoform -n "$ns" --create-namespace \
-  -f charts/dynoform/ci/local-cluster-values.yaml --wait --timeout 180s
+  -f charts/dynoform/ci/local-cluster-values.yaml --set api.enabled=true --wait --timeout 180s
 kubectl -n "$ns" get pods -o wide
 # The chart's CRDs and admission policies in force (the API server takes a moment), and every
 # size, real-1x from the values included, indexed by the operator for the catalog policy.
@@ -120,6 +122,34 @@ kubectl wait --for=jsonpath='{.status.conditions[?(@.type=="Released")].reason}'
 kubectl get formation hello -o jsonpath='{.status.conditions[?(@.type=="Released")].message}{"\n"}'
 kubectl get deployments -l dyno.dev/formation=hello -o custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image
 
+step "The Platform API and the Dashboard, served in the cluster, as a user with a Kubernetes token"
+kubectl create serviceaccount demo-user --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl create clusterrolebinding dynoform-demo-user --clusterrole=cluster-admin \
+  --serviceaccount=default:demo-user --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+token=$(kubectl create token demo-user --duration=1h)
+kubectl -n "$ns" port-forward "svc/$release-api" "$api_port:80" >"$state.api-forward.log" 2>&1 &
+api_forward=$!
+trap 'kill $api_forward 2>/dev/null || true' EXIT
+api="http://127.0.0.1:$api_port"
+for _ in $(seq 1 50); do curl -sf "$api/dashboard/" >/dev/null && break; sleep 0.2; done
+echo "GET $api/apps/hello/formation (the token is the API key, as HEROKU_API_KEY):"
+curl -sf -H 'Accept: application/vnd.heroku+json; version=3' -H "Authorization: Bearer $token" \
+  "$api/apps/hello/formation" | $PY -c 'import json, sys
+for f in json.load(sys.stdin): print(f"  {f[\"type\"]}: {f[\"quantity\"]} x {f[\"size\"]}")'
+jar="$state.dashboard-cookies"
+curl -sf -c "$jar" -o /dev/null --data-urlencode "token=$token" "$api/dashboard/signin"
+page=$(curl -sf -b "$jar" "$api/dashboard/apps/default/hello")
+echo "Dashboard: $(grep -o 'Signed in as <strong>[^<]*' <<<"$page" | sed 's/<strong>//')"
+echo "Dashboard: worker set to 2 on hello's page, Confirm"
+csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$page" | head -n1)
+curl -sf -b "$jar" -o "$state.dashboard-answer.html" \
+  --data-urlencode "csrf=$csrf" --data-urlencode "quantity.worker=2" \
+  "$api/dashboard/apps/default/hello/formation"
+grep -o 'Scaled[^<]*' "$state.dashboard-answer.html" || true
+kubectl rollout status deployment/hello-worker --timeout=120s >/dev/null
+$DYNO ps worker -a hello
+kill $api_forward; wait $api_forward 2>/dev/null || true
+
 step "Done"
 cat <<MSG
 The cluster and the operator keep running. Try:
@@ -130,5 +160,8 @@ The cluster and the operator keep running. Try:
   $DYNO logs -a hello --tail
   $DYNO ps:scale worker=2 -a hello
   kubectl scale deployment shop-clock --replicas=3   # set back to 1 within seconds
+The Dashboard and the Platform API (sign in with: kubectl create token demo-user):
+  kubectl -n $ns port-forward svc/$release-api $api_port:80   # then open $api/
+  HEROKU_HOST=$api HEROKU_API_KEY=\$(kubectl create token demo-user) heroku ps -a hello
 Tear down: make down
 MSG

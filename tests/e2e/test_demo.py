@@ -1,7 +1,8 @@
 """`make demo`, the README's first command, does what it says, on a cluster of its own: the
 operator installed with Helm runs in the cluster, the example app spreads 2 web dynos per zone
 after the scale, and the sample app runs for real: its page, its logs, a run, a restart, a crash
-and a failed release, each step showing what a user would see."""
+and a failed release; the chart's Platform API and Dashboard answer a user's token and scale a
+real dyno; each step showing what a user would see."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from localcluster.processes import free_port
 
 def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> None:
     state = tmp_path / "cluster"
-    env_vars = {"DYNOFORM_CLUSTER_STATE": str(state), "DYNOFORM_DEMO_PORT": str(free_port())}
+    env_vars = {
+        "DYNOFORM_CLUSTER_STATE": str(state),
+        "DYNOFORM_DEMO_PORT": str(free_port()),
+        "DYNOFORM_DEMO_API_PORT": str(free_port()),
+    }
     env = {**_clean_env(), **env_vars, "PY": sys.executable}
     try:
         result = subprocess.run(
@@ -38,7 +43,9 @@ def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> N
 
     assert re.search(r"^real-zone-a-1\s+Ready\s.*zone-a\s+real$", step("Starting"), re.M)
     helm = step("Installing the operator with Helm")
-    assert len(re.findall(r"^dynoform-\S+\s+1/1\s+Running\s.*real-zone-a-1", helm, re.M)) == 2
+    operators = re.findall(r"^dynoform-(?!api-)\S+\s+1/1\s+Running\s.*real-zone-a-1", helm, re.M)
+    assert len(operators) == 2, helm
+    assert re.search(r"^dynoform-api-\S+\s+1/1\s+Running\s.*real-zone-a-1", helm, re.M), helm
     assert re.search(r"^leader: dynoform-", helm, re.M)
 
     before, after = step("Applying examples/shop.yaml"), step("Scaling web to 6")
@@ -68,6 +75,16 @@ def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> N
     assert (
         re.findall(r"^hello-\w+\s+(\S+)$", failed, re.M) == ["localhost/dynoform/sample-app:1"] * 3
     )
+    served = step("The Platform API and the Dashboard")
+    assert re.findall(r"^  (\w+): (\d+) x (\S+)$", served, re.M) == [
+        ("clock", "1", "Real-1X"),
+        ("web", "1", "Real-1X"),
+        ("worker", "1", "Real-1X"),
+    ], served
+    assert "Dashboard: Signed in as system:serviceaccount:default:demo-user" in served
+    assert "Scaled hello: worker=2." in served
+    workers = re.findall(r"^worker\.(\d): up .* on real-zone-a-1", served, re.M)
+    assert sorted(workers) == ["1", "2"], served
     assert "Tear down: make down" in out
 
 
