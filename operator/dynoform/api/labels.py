@@ -14,6 +14,11 @@ LABEL_FORMATION = "dyno.dev/formation"
 LABEL_TYPE = "dyno.dev/process-type"
 LABEL_SIZE = "dyno.dev/size"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# A scheduled job's CronJob, its Jobs and their pods: the job's name. Its Jobs are the CronJob
+# controller's, not ours: their managed-by is SCHEDULER_MANAGED_BY, so the operator never
+# watches, prunes or adopts them.
+LABEL_JOB = "dyno.dev/scheduled-job"
+SCHEDULER_MANAGED_BY = "dyno-scheduler"
 # The audit stamp (dynoform.api.admission): who last changed quantities or sizes, and to what.
 CHANGED_BY = "dyno.dev/changed-by"
 CHANGED_TO = "dyno.dev/changed-to"
