@@ -19,6 +19,7 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 # watches, prunes or adopts them.
 LABEL_JOB = "dyno.dev/scheduled-job"
 SCHEDULER_MANAGED_BY = "dyno-scheduler"
+SCHEDULER = "scheduler"  # the process type of scheduled dynos, as Heroku's `scheduler.N`
 # The audit stamp (dynoform.api.admission): who last changed quantities or sizes, and to what.
 CHANGED_BY = "dyno.dev/changed-by"
 CHANGED_TO = "dyno.dev/changed-to"
@@ -31,3 +32,8 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 def child_name(formation: Formation, ptype: str) -> str:
     """`shop-web`: the Deployment (and Service, PDB, autoscaler) of a process type."""
     return f"{formation.name}-{ptype}"
+
+
+def cronjob_name(formation: Formation, job: str) -> str:
+    """`shop-nightly`: a scheduled job's CronJob (at most 52 characters, the API sees to it)."""
+    return f"{formation.name}-{job}"

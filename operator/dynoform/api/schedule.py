@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from pydantic.config import JsonDict
+from pydantic.config import JsonValue
 
 from dynoform.api.base import cel
 
@@ -78,6 +78,8 @@ SCHEDULE_INVALID = (
     "day-of-week, 0-6 from Sunday), or @hourly, @daily, @weekly, @monthly, @yearly"
 )
 RANGE_BACKWARDS = "has a range that goes backwards (a-b needs a <= b)"
+
+
 # The ranges' order, in CEL over one schedule `s` (digits only: the CRD's grammar ran first).
 # Too costly for the CRD's estimator (splits of splits), so the names admission policy runs it
 # (dynoform.api.admission), where only the actual cost counts.
@@ -88,7 +90,7 @@ def ranges_upward_cel(s: str) -> str:
     )
 
 
-SCHEDULE_RULES: list[JsonDict] = [
+SCHEDULE_RULES: list[JsonValue] = [
     cel(
         f"self.matches('{SCHEDULE_PATTERN}')",
         SCHEDULE_INVALID,
