@@ -12,7 +12,8 @@ from dynoform.api.dyno import EXEC
 from dynoform.api.sizes import Catalog, SizeError, check, check_jobs
 from dynoform.api.v1alpha1 import Formation
 from dynoform.core.builders.formation import build_children
-from dynoform.core.status import summary
+from dynoform.core.schedules import job_status
+from dynoform.core.status import Observed, Outcome, Phases, build_status, summary
 from tests.factories import formation_body, make_formation
 
 JOBS = {
@@ -153,3 +154,39 @@ def test_the_model_refuses_bad_jobs(name: str, jobs: dict[str, Any], message: st
 def test_a_cronjob_name_of_exactly_52_characters_is_accepted() -> None:
     f = Formation.model_validate(formation_body(name="s" * 30, jobs={"n" * 21: JOBS["nightly"]}))
     assert len(f"{f.name}-{'n' * 21}") == 52
+
+
+RUN_AT, DONE_AT, LATER = "2026-12-07T01:30:00Z", "2026-12-07T01:30:08Z", "2026-12-08T01:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("status", "result"),
+    [
+        ({}, None),  # never ran
+        ({"lastScheduleTime": RUN_AT, "active": [{"name": "shop-nightly-1"}]}, "running"),
+        ({"lastScheduleTime": RUN_AT, "lastSuccessfulTime": DONE_AT}, "succeeded"),
+        ({"lastScheduleTime": LATER, "lastSuccessfulTime": DONE_AT}, "failed"),  # no success since
+        ({"lastScheduleTime": RUN_AT}, "failed"),
+        ({"lastSuccessfulTime": DONE_AT}, "succeeded"),  # a manual run only
+    ],
+)
+def test_status_says_how_the_last_run_went_from_the_cronjobs_status(
+    status: dict[str, Any], result: str | None
+) -> None:
+    f = make_formation(jobs=JOBS)
+    folded = job_status(f, "nightly", {"status": status})
+    assert folded.result == result
+    assert folded.schedule == "30 1 * * *"
+    assert folded.last_run == status.get("lastScheduleTime")
+    assert folded.running == len(status.get("active", []))
+
+
+def test_a_formation_without_jobs_has_no_jobs_in_status() -> None:
+    f = make_formation()
+    outcome = Outcome((True, "Applied", "in sync"), "2026-12-07T00:00:00Z")
+    assert build_status(f, Observed(), outcome).jobs is None
+    nightly = job_status(make_formation(jobs=JOBS), "nightly", None)
+    with_jobs = Outcome(outcome.reconciled, outcome.now, phases=Phases(jobs={"nightly": nightly}))
+    assert build_status(f, Observed(), with_jobs).wire()["jobs"] == {
+        "nightly": {"schedule": "30 1 * * *", "running": 0}
+    }
