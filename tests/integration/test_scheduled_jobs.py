@@ -93,7 +93,7 @@ REFUSED = [
     ),
     pytest.param(
         {"web": job("@daily")},
-        "",
+        NAMES_POLICY,
         "web: a scheduled job and a process type must not share a name",
         id="a job named as a process type",
     ),

@@ -132,10 +132,6 @@ def interval_of(schedule: str) -> int | None:
     return None
 
 
-def is_heroku(schedule: str) -> bool:
-    return interval_of(schedule) is not None
-
-
 # --- the next run -------------------------------------------------------------------------
 
 SEARCH_DAYS = 366 * 8  # every date a valid expression can name comes within 8 years (29 Feb)

@@ -2,9 +2,10 @@
 Scheduler's jobs, declared in the Formation.
 
 A job is a one-off dyno started on a schedule, never part of the formation: it has no quantity
-and `ps:scale` does not know it. The operator makes one CronJob of each (dynoform.core.builders
-.cronjob); the rules of names and schedules are here, as CEL rules for `kubectl apply` and as
-the model's own checks, which agree.
+and `ps:scale` does not know it. The operator makes one CronJob of each
+(dynoform.core.builders.cronjob); the rules of names and schedules are here, as CEL rules for
+`kubectl apply` (those the CRD cannot afford are in the names admission policy,
+dynoform.api.admission) and as the model's own checks, which agree.
 """
 
 from __future__ import annotations
