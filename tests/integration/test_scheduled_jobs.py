@@ -13,8 +13,9 @@ from lightkube.types import PatchType
 from pydantic import ValidationError
 
 from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY
-from dynoform.api.sizes import Catalog, SizeError, check
+from dynoform.api.sizes import BUILTIN, Catalog, SizeError, check
 from dynoform.api.v1alpha1 import Formation as FormationModel
+from dynoform.core.builders.cronjob import build_cronjob
 from dynoform.runtime.resources import RESOURCES
 from tests.factories import formation_body
 from tests.integration.test_cli import dyno
@@ -48,6 +49,11 @@ SCHEDULES = [
     ("0 9 * * 1-5", True),
     ("5,35 0-6/2 1 1,7 0", True),
     ("@daily", True),
+    ("@annually", True),
+    ("00 00 01 01 00", True),
+    ("0  0 * * *", True),
+    ("30 3 15/5 * *", True),
+    ("59 23 31 12 6", True),
     ("every 5 minutes", False),
     ("every hour at :15", False),
     ("every day at 01:15", False),
@@ -68,7 +74,7 @@ SCHEDULES = [
 
 
 @pytest.mark.parametrize(("schedule", "ok"), SCHEDULES)
-def test_a_schedule_is_accepted_at_apply_time_exactly_when_the_model_accepts_it(
+def test_a_schedule_is_accepted_at_apply_time_exactly_when_the_model_and_a_cronjob_accept_it(
     installed, namespace: str, schedule: str, ok: bool
 ) -> None:
     body = with_jobs(namespace, {"report": job(schedule)})
@@ -79,7 +85,17 @@ def test_a_schedule_is_accepted_at_apply_time_exactly_when_the_model_accepts_it(
     except ValidationError:
         model_ok = False
     assert (result.returncode == 0, model_ok) == (ok, ok), result.stderr
-    if not ok:
+    if ok:  # and the CronJob it becomes is one Kubernetes takes
+        formation = FormationModel.model_validate(
+            {
+                **body,
+                "metadata": {**body["metadata"], "uid": "0b6c1f2e-0000-4000-8000-000000000000"},
+            }
+        )
+        cronjob = build_cronjob(formation, "report", BUILTIN["standard-1x"])
+        taken = apply_yaml(installed.kubectl, cronjob, "--dry-run=server", check=False)
+        assert taken.returncode == 0, taken.stderr
+    else:
         assert "spec.jobs[report].schedule" in result.stderr
         assert f'"{schedule}"' in result.stderr
 
