@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from lightkube import Client
 
+from dynoform.runtime.resources import RESOURCES
 from localcluster.audit import AuditLog
 from localcluster.operator import OPERATOR_USER, Operator
 from tests.integration.test_operator import create, wait_ready
 from tests.kubehelp import Deployment, eventually, names
+
+CronJob = RESOURCES["CronJob"]
 
 
 def settled(audit: AuditLog, operator: Operator, namespace: str) -> None:
@@ -98,3 +101,22 @@ def test_a_formation_deleted_while_the_operator_is_down_still_takes_its_children
         )
     finally:
         operator.start()
+
+
+def test_a_converged_formation_with_scheduled_jobs_costs_no_write_across_resyncs(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    # Every kind of schedule; a yearly one never runs during the test, so nothing changes.
+    jobs = {
+        "nightly": {"command": "rake report", "schedule": "every day at 01:30"},
+        "sweep": {"command": "rake sweep", "schedule": "0 0 1 1 *", "size": "standard-2x"},
+        "yearly": {"command": "rake close", "schedule": "@yearly", "concurrencyPolicy": "Allow"},
+    }
+    create(installed, namespace, jobs=jobs)
+    wait_ready(kube, namespace)
+    eventually(lambda: len(names(kube, CronJob, namespace)) == 3, what="three CronJobs")
+    settled(audit, operator, namespace)
+    mark = audit.mark()
+    operator.wait_for_resyncs(3)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    assert writes == [], [str(w) for w in writes]

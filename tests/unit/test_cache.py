@@ -189,3 +189,18 @@ def test_a_failed_pods_termination_message_is_kept_and_found_by_its_job() -> Non
     cache.dynos.set_pod(slim_pod(failed))  # what the watch hands the cache
     assert cache.dynos.failure_of(("t", "shop"), "shop-release-abc") == "exit 1: boom"
     assert cache.dynos.failure_of(("t", "shop"), "shop-release-def") == ""
+
+
+def test_a_size_a_scheduled_job_runs_on_makes_its_formation_a_user_of_it() -> None:
+    cache = Cache()
+    body = formation(1)
+    body["spec"]["jobs"] = {
+        "nightly": {"command": "rake", "schedule": "@daily", "size": "Big"},
+        "sweep": {"command": "rake", "schedule": "@hourly"},  # the types' default size
+    }
+    cache.set_formation(body)
+    assert cache.users_of_size("big") == [("t", "shop")]
+    assert cache.users_of_size("tiny") == [("t", "shop")]
+    # sweep takes the default size: standard-1x, as tiny is no one-size tier.
+    assert cache.users_of_size("standard-1x") == [("t", "shop")]
+    assert cache.users_of_size("huge") == []

@@ -234,6 +234,7 @@ def test_ps_json_has_herokus_fields_and_where_each_dyno_runs() -> None:
             "node": "kwok-zone-a-1",
             "zone": "zone-a",
             "job": None,
+            "scheduled": None,
             "restarts": 0,
         }
     ]

@@ -26,9 +26,9 @@
 - apiGroups: [keda.sh]
   resources: [scaledobjects]
   verbs: [get, list, watch, create, patch, delete]
-# The release phase: a Job per released image.
+# The release phase: a Job per released image; scheduled jobs: a CronJob per job.
 - apiGroups: [batch]
-  resources: [jobs]
+  resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch, delete]
 # Where the dynos run (verified spread): our Pods, by label. Read only.
 - apiGroups: [""]

@@ -26,6 +26,8 @@ from typing import Any
 
 from dynoform.api.labels import CHANGED_BY, CHANGED_TO
 from dynoform.api.process import DEFAULT_SIZE, ONE_SIZE_TIERS, PROCESS_TYPE_PATTERN
+from dynoform.api.schedule import RANGE_BACKWARDS, ranges_upward_cel
+from dynoform.api.scheduled import JOB_NAME_CLASH
 from dynoform.api.sizes import BUILTIN, EXCLUSIVE_TIERS
 from dynoform.api.v1alpha1 import GROUP, VERSION, FormationSpec
 
@@ -61,6 +63,12 @@ def _size(obj: str = "object", t: str = "t") -> str:
     return f"(has({p}.size) ? {p}.size.lowerAscii() : variables.defaultSize)"
 
 
+def _job_size(j: str = "j") -> str:
+    """A scheduled job's size, or the app's default (FormationSpec.job_size_of)."""
+    p = f"object.spec.jobs[{j}]"
+    return f"(has({p}.size) ? {p}.size.lowerAscii() : variables.defaultSize)"
+
+
 def _and_list(items: str) -> str:
     """'a', 'a and b', 'a, b and c', as dynoform.api.sizes words a list."""
     last = f"{items}[{items}.size() - 1]"
@@ -85,7 +93,27 @@ def names_policy() -> list[Obj]:
         f"object.spec.processes.filter(t, !{valid}).join(', ') + ' (lowercase letters, "
         "digits and -, starting with a letter and ending with a letter or digit)'",
     )
-    return _validating(NAMES_POLICY, {}, [], [check], None)
+    valid_job = f"j.matches('{PROCESS_TYPE_PATTERN}')"
+    jobs = _validation(
+        f"!has(object.spec.jobs) || object.spec.jobs.all(j, {valid_job})",
+        "'spec.jobs: invalid scheduled job names: ' + "
+        f"object.spec.jobs.filter(j, !{valid_job}).join(', ') + ' (lowercase letters, "
+        "digits and -, starting with a letter and ending with a letter or digit)'",
+    )
+    # A job named as a process type: both would be dynos of that name (`dyno ps`, labels).
+    clash = _validation(
+        "!has(object.spec.jobs) || object.spec.jobs.all(j, !(j in object.spec.processes))",
+        "'spec.jobs: ' + object.spec.jobs.filter(j, j in object.spec.processes).join(', ') + "
+        f"': {JOB_NAME_CLASH}'",
+    )
+    upward = ranges_upward_cel("object.spec.jobs[j].schedule")
+    backwards = f"object.spec.jobs.filter(j, !({upward}))"
+    ranges = _validation(
+        f"!has(object.spec.jobs) || object.spec.jobs.all(j, {upward})",
+        f"{backwards}.map(j, 'spec.jobs[' + j + '].schedule: \"' + object.spec.jobs[j].schedule"
+        f" + '\" {RANGE_BACKWARDS}')[0]",
+    )
+    return _validating(NAMES_POLICY, {}, [], [check, jobs, clash, ranges], None)
 
 
 # --- the catalog policy -------------------------------------------------------------------
@@ -104,6 +132,10 @@ _VARIABLES = [
         "expression": "variables.named.size() > 0 && variables.named.all(s, s == "
         f"variables.named[0]) && variables.named[0] in {list(ONE_SIZE_TIERS)} ? "
         f"variables.named[0] : '{DEFAULT_SIZE}'",
+    },
+    {
+        "name": "jobs",
+        "expression": "has(object.spec.jobs) ? object.spec.jobs.map(j, j).sort() : []",
     },
     # The operator's index of the whole catalog; empty until it has written it.
     {"name": "catalog", "expression": "params.?status.?catalog.orValue([])"},
@@ -139,6 +171,7 @@ def _catalog_checks() -> list[Obj]:
     scaled = f"variables.mine.filter(t, has({proc}.autoscaling))"
     scaled_over = f"{scaled}.filter(t, {proc}.autoscaling.max > params.spec.maxQuantity)"
     exclusive = str(list(EXCLUSIVE_TIERS))
+    unknown_jobs = f"variables.jobs.filter(j, !({_job_size()} in variables.known))"
     max_q = "string(params.spec.maxQuantity)"
     return [
         _validation(
@@ -152,6 +185,12 @@ def _catalog_checks() -> list[Obj]:
             "object.spec.release.size.lowerAscii() in variables.known",
             "'No such size as ' + object.spec.release.size.lowerAscii() + ' (release). "
             "Available dyno sizes are ' + variables.available + '.'",
+            "Invalid",
+        ),
+        _validation(
+            f"variables.known.size() == 0 || {unknown_jobs}.size() == 0",
+            f"{unknown_jobs}.map(j, 'No such size as ' + {_job_size()} + ' (scheduled job ' + "
+            "j + '). Available dyno sizes are ' + variables.available + '.')[0]",
             "Invalid",
         ),
         _validation(

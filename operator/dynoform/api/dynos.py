@@ -8,6 +8,11 @@ so a name means the same dyno in each as long as no pod came or went in between.
 name (the `DYNO` config var) is the stable identity, and `ps --json` shows it.
 
 One-off dynos carry their name (`run.3`) in a label, given when they are created.
+
+Scheduled dynos (a scheduled job's runs, named by the CronJob controller) are `scheduler.N`, as
+on Heroku: the running ones by age, as a type's dynos are, numbered after the dynos of a
+process type that is itself named `scheduler`, so that no name means two dynos. Finished runs
+are history (`dyno scheduler`), not dynos.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from dynoform.api.dyno import EXEC
-from dynoform.api.labels import LABEL_SIZE, LABEL_TYPE
+from dynoform.api.labels import LABEL_JOB, LABEL_SIZE, LABEL_TYPE, SCHEDULER
 
 ONE_OFF = "run"  # the process type of one-off dynos, as Heroku's
 LABEL_ONE_OFF = "dyno.dev/one-off"  # value: the one-off dyno's name, e.g. run.3
@@ -68,7 +73,8 @@ class Dyno:
     pod: str
     node: str | None = None
     zone: str | None = None
-    job: str | None = None  # the Job of a detached one-off dyno
+    job: str | None = None  # the Job of a detached one-off dyno or of a scheduled one
+    scheduled: str | None = None  # the scheduled job a scheduled dyno runs
     restarts: int = 0  # times its process was restarted in place (a crash, a kill, OOM)
 
     def json(self) -> dict[str, Any]:
@@ -81,10 +87,22 @@ def from_pods(pods: Iterable[Mapping[str, Any]], zones: Mapping[str, str]) -> li
     """Every pod of a Formation as a dyno, sorted by type then number (`run` first)."""
     pods = list(pods)
     dynos = [_one_off(p, zones) for p in pods if _labels(p).get(LABEL_ONE_OFF)]
-    for ptype, group in _by_type(pods).items():
+    by_type = _by_type(pods)
+    for ptype, group in by_type.items():
         ordered = sorted(group, key=_age_order)
         dynos += [_make(p, f"{ptype}.{i}", ptype, i, zones) for i, p in enumerate(ordered, 1)]
+    scheduled = sorted((p for p in pods if _is_scheduled(p)), key=_age_order)
+    first = len(by_type.get(SCHEDULER, [])) + 1
+    dynos += [
+        _make(p, f"{SCHEDULER}.{i}", SCHEDULER, i, zones) for i, p in enumerate(scheduled, first)
+    ]
     return sorted(dynos, key=lambda d: (d.type != ONE_OFF, d.type, d.number))
+
+
+def _is_scheduled(pod: Mapping[str, Any]) -> bool:
+    labels = _labels(pod)
+    finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    return bool(labels.get(LABEL_JOB)) and not labels.get(LABEL_TYPE) and not finished
 
 
 def find(dynos: Iterable[Dyno], ref: DynoRef) -> list[Dyno]:
@@ -182,6 +200,7 @@ def _make(
         node=node,
         zone=_labels(pod).get(ZONE_LABEL) or (zones.get(node) if node else None),
         job=_job_of(pod),
+        scheduled=_labels(pod).get(LABEL_JOB),
         restarts=sum(
             int(cs.get("restartCount") or 0)
             for cs in (pod.get("status") or {}).get("containerStatuses") or []

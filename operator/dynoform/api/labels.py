@@ -14,6 +14,12 @@ LABEL_FORMATION = "dyno.dev/formation"
 LABEL_TYPE = "dyno.dev/process-type"
 LABEL_SIZE = "dyno.dev/size"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# A scheduled job's CronJob, its Jobs and their pods: the job's name. Its Jobs are the CronJob
+# controller's, not ours: their managed-by is SCHEDULER_MANAGED_BY, so the operator never
+# watches, prunes or adopts them.
+LABEL_JOB = "dyno.dev/scheduled-job"
+SCHEDULER_MANAGED_BY = "dyno-scheduler"
+SCHEDULER = "scheduler"  # the process type of scheduled dynos, as Heroku's `scheduler.N`
 # The audit stamp (dynoform.api.admission): who last changed quantities or sizes, and to what.
 CHANGED_BY = "dyno.dev/changed-by"
 CHANGED_TO = "dyno.dev/changed-to"
@@ -26,3 +32,8 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 def child_name(formation: Formation, ptype: str) -> str:
     """`shop-web`: the Deployment (and Service, PDB, autoscaler) of a process type."""
     return f"{formation.name}-{ptype}"
+
+
+def cronjob_name(formation: Formation, job: str) -> str:
+    """`shop-nightly`: a scheduled job's CronJob (at most 52 characters, the API sees to it)."""
+    return f"{formation.name}-{job}"

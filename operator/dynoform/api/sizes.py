@@ -105,6 +105,7 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
         resolved[ptype] = size
     _check_tiers(spec, resolved, catalog)
     check_release(spec, catalog)
+    check_jobs(spec, catalog)
     return resolved
 
 
@@ -120,6 +121,23 @@ def check_release(spec: FormationSpec, catalog: Catalog) -> DynoSizeSpec | None:
             f"{_and_list(catalog.names())}.",
         )
     return size
+
+
+def check_jobs(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
+    """Every scheduled job's size, resolved, or SizeError. A job is a one-off dyno, not part of
+    the formation: no quantity, and the tiers rule (of the formation's types) leaves it alone."""
+    resolved: dict[str, DynoSizeSpec] = {}
+    for job in sorted(spec.jobs or {}):
+        name = spec.job_size_of(job)
+        size = catalog.get(name)
+        if size is None:
+            raise SizeError(
+                UNKNOWN_SIZE,
+                f"No such size as {name} (scheduled job {job}). Available dyno sizes are "
+                f"{_and_list(catalog.names())}.",
+            )
+        resolved[job] = size
+    return resolved
 
 
 def _check_autoscaling(

@@ -52,6 +52,24 @@ class FormationChange(Model):
     )
 
 
+class JobStatus(Model):
+    """A scheduled job's last run, from its CronJob's status."""
+
+    schedule: str = Field(description="The CronJob's schedule (cron, UTC).")
+    last_run: str | None = Field(
+        default=None, description="When the last run was scheduled (RFC 3339)."
+    )
+    last_succeeded: str | None = Field(
+        default=None, description="When a run last succeeded (RFC 3339)."
+    )
+    running: int = Field(default=0, description="Runs in progress.")
+    result: Literal["running", "succeeded", "failed"] | None = Field(
+        default=None,
+        description="How the last run went: running, succeeded or failed (none before the "
+        "first run).",
+    )
+
+
 HISTORY_MAX = 10
 
 
@@ -67,6 +85,9 @@ class FormationStatus(Model):
     )
     processes: dict[str, ProcessStatus] | None = Field(
         default=None, description="Observed figures per process type."
+    )
+    jobs: dict[str, JobStatus] | None = Field(
+        default=None, description="Each scheduled job's last run, by job name."
     )
     released_image: str | None = Field(
         default=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.config import JsonValue
 
 from dynoform.api.autoscaling import Autoscaling
@@ -55,10 +55,17 @@ from dynoform.api.process import ProcessType as ProcessType
 from dynoform.api.process import ProcessTypeName as ProcessTypeName
 from dynoform.api.process import Release as Release
 from dynoform.api.process import is_valid_process_type as is_valid_process_type
+from dynoform.api.scheduled import CRONJOB_NAME_MAX as CRONJOB_NAME_MAX
+from dynoform.api.scheduled import JOBS_RULES, check_names
+from dynoform.api.scheduled import MAX_JOBS as MAX_JOBS
+from dynoform.api.scheduled import ROOT_RULES as JOB_ROOT_RULES
+from dynoform.api.scheduled import JobName as JobName
+from dynoform.api.scheduled import ScheduledJob as ScheduledJob
 from dynoform.api.status import HISTORY_MAX as HISTORY_MAX
 from dynoform.api.status import Condition as Condition
 from dynoform.api.status import FormationChange as FormationChange
 from dynoform.api.status import FormationStatus as FormationStatus
+from dynoform.api.status import JobStatus as JobStatus
 from dynoform.api.status import ProcessStatus as ProcessStatus
 
 GROUP = "dyno.dev"
@@ -145,7 +152,7 @@ class PodSecurity(Model):
 
 
 class FormationSpec(Model):
-    """The desired formation: one image and its process types."""
+    """The desired formation: one image and its process types (and scheduled jobs)."""
 
     image: str = Field(
         min_length=1,
@@ -197,6 +204,14 @@ class FormationSpec(Model):
         description="Heroku's release phase (a Procfile's `release:` line): run once per new "
         "image before any dyno gets it; a failure keeps every type on the image released last.",
     )
+    jobs: dict[JobName, ScheduledJob] | None = Field(
+        default=None,
+        max_length=MAX_JOBS,
+        description="Scheduled jobs, as Heroku Scheduler's, keyed by name (a lowercase DNS "
+        "label that names no process type): each runs its command in a one-off dyno on its "
+        "schedule, with the image released last. Never part of the formation.",
+        json_schema_extra={"x-kubernetes-validations": JOBS_RULES},
+    )
     spread: Spread = Field(
         default_factory=Spread, description="Spread of dynos across zones and hosts."
     )
@@ -235,6 +250,16 @@ class FormationSpec(Model):
                     f"{ptype}: a responseTime target needs a type that listens (web, or set port)"
                 )
         return processes
+
+    @model_validator(mode="after")
+    def _jobs_named_apart(self) -> FormationSpec:
+        check_names(None, self.jobs or {}, set(self.processes))
+        return self
+
+    def job_size_of(self, job: str) -> str:
+        """A job's size: its own, or that of a process type that names none."""
+        size = (self.jobs or {})[job].size
+        return size if size is not None else self.default_size()
 
     def quantity_of(self, ptype: str) -> int:
         """The effective quantity: Heroku starts one web dyno and no other by default."""
@@ -294,6 +319,7 @@ FORMATION_ROOT_RULES: list[JsonValue] = [
         "characters: shorten the Formation's name or the process type",
         fieldPath=".spec.processes",
     ),
+    *JOB_ROOT_RULES,
 ]
 
 
@@ -307,6 +333,12 @@ class Formation(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: FormationSpec
     status: FormationStatus | None = None
+
+    @model_validator(mode="after")
+    def _job_names_fit(self) -> Formation:
+        name = self.metadata.get("name")
+        check_names(str(name) if name else None, self.spec.jobs or {}, set())
+        return self
 
     @property
     def name(self) -> str:

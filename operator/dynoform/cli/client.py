@@ -61,6 +61,7 @@ KINDS: dict[str, Any] = {
     "Job": generic("batch", "v1", "Job", "jobs"),
     "Node": generic("", "v1", "Node", "nodes", namespaced=False),
     "Deployment": generic("apps", "v1", "Deployment", "deployments"),
+    "CronJob": generic("batch", "v1", "CronJob", "cronjobs"),
 }
 
 Compute = Callable[[Formation], dict[str, Any]]
@@ -190,6 +191,12 @@ class Api:
             self._call(
                 lambda: self.client.create(res.from_dict(manifest), namespace=self.namespace)
             )
+        )
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        """One object of the namespace; NotFound when there is none."""
+        return dict(
+            self._call(lambda: self.client.get(KINDS[kind], name, namespace=self.namespace))
         )
 
     def pod(self, name: str) -> dict[str, Any]:

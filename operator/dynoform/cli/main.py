@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from dynoform.cli.commands import formation, history, ps, run, scale
+from dynoform.cli.commands import formation, history, ps, run, scale, scheduler
 from dynoform.cli.commands.base import Context
 from dynoform.cli.edit import AutoscaleRequest
 from dynoform.cli.errors import CliError, UsageError
@@ -59,6 +59,7 @@ def build_parser() -> Parser:
     add = _adder(parser.add_subparsers(title="commands", metavar="COMMAND"))
     _ps_commands(add)
     _run_commands(add)
+    _scheduler_commands(add)
     _formation_commands(add)
     _api_command(add)
     return parser
@@ -148,6 +149,16 @@ def _run_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--num", type=int, default=100, help="lines to show (default 100)")
     p.add_argument("-t", "--tail", action="store_true", help="keep streaming")
     p.set_defaults(func=lambda c, a: run.logs(c, _ref(a), a.num, a.tail))
+
+
+def _scheduler_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("scheduler", "list the app's scheduled jobs: schedule, last run, its result, next run")
+    p.add_argument("--json", action="store_true", help="display as JSON")
+    p.set_defaults(func=lambda c, a: scheduler.scheduler(c, a.json))
+
+    p = add("scheduler:run", "run a scheduled job now, as a one-off dyno")
+    p.add_argument("name", metavar="NAME", help="the scheduled job")
+    p.set_defaults(func=lambda c, a: scheduler.scheduler_run(c, a.name))
 
 
 def _run(ctx: Context, a: argparse.Namespace) -> int:

@@ -57,14 +57,20 @@ def now_running(formation: Formation, types: Iterable[str], catalog: Catalog) ->
 def ps(
     dynos: Sequence[Dyno], formation: Formation, catalog: Catalog, now: datetime, tz: tzinfo | None
 ) -> str:
-    """`dyno ps`: one-off dynos first, then one block a process type."""
+    """`dyno ps`: one-off dynos first, then the scheduled ones, then one block a process type."""
     lines: list[str] = []
     one_offs = [d for d in dynos if d.type == ONE_OFF]
     if one_offs:
         lines += [f"=== run: one-off processes ({len(one_offs)})", ""]
         lines += [_one_off_line(d, catalog, now, tz) for d in one_offs] + [""]
-    for ptype in dict.fromkeys(d.type for d in dynos if d.type != ONE_OFF):
-        group = [d for d in dynos if d.type == ptype]
+    scheduled = [d for d in dynos if d.scheduled]
+    if scheduled:
+        lines += [f"=== scheduler: scheduled jobs ({len(scheduled)})", ""]
+        lines += [f"{_one_off_line(d, catalog, now, tz)} ({d.scheduled})" for d in scheduled]
+        lines += [""]
+    formation_dynos = [d for d in dynos if d.type != ONE_OFF and not d.scheduled]
+    for ptype in dict.fromkeys(d.type for d in formation_dynos):
+        group = [d for d in formation_dynos if d.type == ptype]
         lines += [_header(ptype, group, formation, catalog), *_autoscaling(ptype, formation), ""]
         lines += [_dyno_line(d, now, tz) for d in group] + [""]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from dynoform.api.v1alpha1 import (
     FormationChange,
     FormationSpec,
     FormationStatus,
+    JobStatus,
     ProcessStatus,
 )
 from dynoform.core import spread
@@ -35,6 +36,7 @@ class Phases:
     release: Verdict | None = None  # the Released condition (dynoform.core.release)
     autoscaling: Verdict | None = None  # the Autoscaling condition (dynoform.core.scaling)
     autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
+    jobs: Mapping[str, JobStatus] = field(default_factory=dict)  # by scheduled job
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def build_status(formation: Formation, observed: Observed, outcome: Outcome) -> 
         observed_generation=gen,
         formation=summary(formation),
         processes=processes,
+        jobs=dict(phases.jobs) or None,
         released_image=phases.released_image,
         history=_history(old, summary(formation), now, outcome.by),
         conditions=conds,

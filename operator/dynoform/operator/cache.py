@@ -243,9 +243,17 @@ class Cache:
     def users_of_size(self, name: str) -> list[Key]:
         users = []
         for key, packed in self.formations.items():
-            processes = (_unpack(packed).get("spec") or {}).get("processes") or {}
+            spec = _unpack(packed).get("spec") or {}
+            processes = spec.get("processes") or {}
             named = {str(p["size"]).lower() for p in processes.values() if (p or {}).get("size")}
             unnamed = any(not (p or {}).get("size") for p in processes.values())
+            # Scheduled jobs use sizes too (one that names none takes the types' default), but
+            # do not decide the default: that is the process types' tier.
+            jobs = [j or {} for j in (spec.get("jobs") or {}).values()]
+            if any(str(j.get("size", "")).lower() == name for j in jobs):
+                users.append(key)
+                continue
+            unnamed = unnamed or any(not j.get("size") for j in jobs)
             if name in named or (unnamed and name == default_size(named)):
                 users.append(key)
         return users

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from dynoform.api import conditions as c
 from dynoform.api.labels import LABEL_TYPE
-from dynoform.api.sizes import Catalog, SizeError, check, check_release
+from dynoform.api.sizes import Catalog, SizeError, check, check_jobs, check_release
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, describe
 from dynoform.core import release
 from dynoform.core.builders.formation import build_children
@@ -64,6 +64,7 @@ class Reconciler:
             catalog = Catalog(self.cache.sizes)
             sizes = check(formation.spec, catalog)
             release_size = check_release(formation.spec, catalog)
+            job_sizes = check_jobs(formation.spec, catalog)
         except ValidationError as exc:
             await self.reporter.report(body, (False, c.INVALID_SPEC, describe(exc)))
             return
@@ -73,7 +74,7 @@ class Reconciler:
         observed = self.cache.children_of(key)
         logs = self.cache.dynos.failure_of(key, release_job_name(formation))
         plan = release.plan(formation, observed, release_size, logs)
-        outcome, wrote = await self._converge(formation, sizes, plan, observed)
+        outcome, wrote = await self._converge(formation, (sizes, job_sizes), plan, observed)
         # Deferred once only: a pass that owes the status reports even if it wrote again, so a
         # child that never compares equal (someone else's mutation) cannot loop on our own
         # re-queue, and its status is written as before.
@@ -88,7 +89,7 @@ class Reconciler:
     async def _converge(
         self,
         formation: Formation,
-        sizes: dict[str, DynoSizeSpec],
+        sizes: tuple[dict[str, DynoSizeSpec], dict[str, DynoSizeSpec]],
         plan: release.ReleasePlan,
         observed: dict[ChildKey, Obj],
     ) -> tuple[tuple[bool, str, str], bool]:
@@ -117,15 +118,20 @@ class Reconciler:
         return (True, c.APPLIED, f"{len(desired)} objects in sync."), any(applied) or pruned
 
     def _desired(
-        self, formation: Formation, sizes: dict[str, DynoSizeSpec], plan: release.ReleasePlan
+        self,
+        formation: Formation,
+        sizes: tuple[dict[str, DynoSizeSpec], dict[str, DynoSizeSpec]],
+        plan: release.ReleasePlan,
     ) -> list[Obj]:
-        """The children: the process types' on the image released (none before the first
-        release), and the release Job when one is due."""
+        """The children: the process types' and the scheduled jobs' on the image released
+        (none before the first release), and the release Job when one is due. `sizes`: the
+        process types' and the jobs' resolved sizes."""
         children = []
         if plan.image is not None:
             spec = formation.spec.model_copy(update={"image": plan.image})
             running = formation.model_copy(update={"spec": spec})
-            children = build_children(running, sizes, keda="ScaledObject" in self.cache.served)
+            keda = "ScaledObject" in self.cache.served
+            children = build_children(running, sizes[0], keda, jobs=sizes[1])
         return children + ([plan.job] if plan.job is not None else [])
 
     def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:

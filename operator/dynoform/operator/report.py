@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from dynoform.api import conditions as c
-from dynoform.api.labels import child_name
+from dynoform.api.labels import child_name, cronjob_name
 from dynoform.api.v1alpha1 import Formation, FormationStatus
 from dynoform.core import release, scaling
 from dynoform.core.admission import changed_by
 from dynoform.core.builders.autoscaler import autoscaler_kind
+from dynoform.core.schedules import job_status
 from dynoform.core.status import (
     Observed,
     Outcome,
@@ -120,11 +121,16 @@ class Reporter:
             for t, obj in autoscalers.items()
             if (st := scaling.autoscaler_status(formation, t, obj, deployments.get(t)))
         }
+        jobs = {
+            job: job_status(formation, job, kids.get(("CronJob", cronjob_name(formation, job))))
+            for job in sorted(formation.spec.jobs or {})
+        }
         return Phases(
             released_image=plan.image,
             release=plan.verdict,
             autoscaling=scaling.verdict(formation, autoscalers, keda),
             autoscalers=statuses,
+            jobs=jobs,
         )
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:

@@ -40,6 +40,7 @@ RESOURCES: dict[str, Any] = {
         "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"
     ),
     "Job": generic("batch", "v1", "Job", "jobs"),  # the release phase
+    "CronJob": generic("batch", "v1", "CronJob", "cronjobs"),  # scheduled jobs
     "ScaledObject": generic("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
 }
 # Children whose API a cluster may not serve: informed only while their CRD exists (the
@@ -95,6 +96,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("autoscaling", "horizontalpodautoscalers"): _CHILD_VERBS,
     ("keda.sh", "scaledobjects"): _CHILD_VERBS,
     ("batch", "jobs"): _CHILD_VERBS,
+    ("batch", "cronjobs"): _CHILD_VERBS,
     ("", "events"): frozenset({"create"}),
     ("", "pods"): frozenset({"list", "watch"}),
     ("", "nodes"): frozenset({"list", "watch"}),

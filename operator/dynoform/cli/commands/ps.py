@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dynoform.api import dynos as dy
-from dynoform.api.labels import child_name
+from dynoform.api.labels import SCHEDULER, child_name
 from dynoform.api.sizes import Catalog
 from dynoform.api.v1alpha1 import Formation
 from dynoform.cli import render
@@ -100,19 +100,31 @@ def ps_stop(ctx: Context, ref: DynoRef | None) -> int:
         )
     app = ctx.require_app()
     formation = ctx.api.formation(app)
-    if not ref.one_off:
+    scheduled = _scheduled(formation, ref)
+    if not ref.one_off and not scheduled:
         _check_type(formation, ref)
     chosen = _chosen(ctx.api, app, ref)
     with action(ctx.err, f"Stopping {_label(ref)} on {render.app_name(app)}"):
         for dyno in chosen:
             _stop(ctx.api, dyno)
-    if not ref.one_off and formation.spec.quantity_of(ref.ptype) > 0:
+    if scheduled:  # Its pod is deleted: the run is recorded as failed, the next one still runs.
+        ctx.note("Scheduled dynos are not started again; the job's next run comes on schedule.")
+    elif not ref.one_off and formation.spec.quantity_of(ref.ptype) > 0:
         q = formation.spec.quantity_of(ref.ptype)
         ctx.note(
             f"{ref.ptype} is scaled to {q} in the formation, so its dynos are started again. "
             f"To stop them for good, scale to 0: dyno ps:scale {ref.ptype}=0 -a {app}"
         )
     return 0
+
+
+def _scheduled(formation: Formation, ref: DynoRef) -> bool:
+    """`scheduler` or `scheduler.N` names scheduled dynos (unless a process type is so named)."""
+    return (
+        ref.ptype == SCHEDULER
+        and SCHEDULER not in formation.spec.processes
+        and bool(formation.spec.jobs)
+    )
 
 
 def _check_type(formation: Formation, ref: DynoRef) -> None:

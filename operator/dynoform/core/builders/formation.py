@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation
 from dynoform.core.builders.autoscaler import autoscaler_kind, build_autoscaler
+from dynoform.core.builders.cronjob import build_cronjob
 from dynoform.core.builders.deployment import build_deployment
 from dynoform.core.builders.meta import Manifest
 from dynoform.core.builders.pdb import build_pdb
@@ -13,12 +14,17 @@ from dynoform.core.builders.service import build_service
 
 
 def build_children(
-    formation: Formation, sizes: Mapping[str, DynoSizeSpec], keda: bool = False
+    formation: Formation,
+    sizes: Mapping[str, DynoSizeSpec],
+    keda: bool = False,
+    jobs: Mapping[str, DynoSizeSpec] | None = None,
 ) -> list[Manifest]:
-    """Deployments, Services, PDBs and autoscalers for every process type, in a stable order.
+    """Deployments, Services, PDBs and autoscalers for every process type, then a CronJob for
+    every scheduled job, in a stable order.
 
-    `sizes` maps each process type to its resolved size (dynoform.api.sizes.check); `keda` says
-    whether the cluster has KEDA's ScaledObject (queue targets need it).
+    `sizes` maps each process type to its resolved size (dynoform.api.sizes.check), `jobs` each
+    scheduled job to its own (check_jobs); `keda` says whether the cluster has KEDA's
+    ScaledObject (queue targets need it).
     """
     children: list[Manifest] = []
     for ptype in sorted(formation.spec.processes):
@@ -31,4 +37,6 @@ def build_children(
         ):
             if extra is not None:
                 children.append(extra)
+    for job in sorted(jobs or {}):
+        children.append(build_cronjob(formation, job, (jobs or {})[job]))
     return children
