@@ -132,10 +132,10 @@ api_forward=$!
 trap 'kill $api_forward 2>/dev/null || true' EXIT
 api="http://127.0.0.1:$api_port"
 for _ in $(seq 1 50); do curl -sf "$api/dashboard/" >/dev/null && break; sleep 0.2; done
-echo "GET $api/apps/hello/formation (the token is the API key, as HEROKU_API_KEY):"
+echo "GET $api/apps/hello.default/formation (the token is the API key, as HEROKU_API_KEY):"
 curl -sf -H 'Accept: application/vnd.heroku+json; version=3' -H "Authorization: Bearer $token" \
-  "$api/apps/hello/formation" | $PY -c 'import json, sys
-for f in json.load(sys.stdin): print(f"  {f[\"type\"]}: {f[\"quantity\"]} x {f[\"size\"]}")'
+  "$api/apps/hello.default/formation" | $PY -c 'import json, sys
+for f in json.load(sys.stdin): print("  %s: %s x %s" % (f["type"], f["quantity"], f["size"]))'
 jar="$state.dashboard-cookies"
 curl -sf -c "$jar" -o /dev/null --data-urlencode "token=$token" "$api/dashboard/signin"
 page=$(curl -sf -b "$jar" "$api/dashboard/apps/default/hello")
@@ -162,6 +162,6 @@ The cluster and the operator keep running. Try:
   kubectl scale deployment shop-clock --replicas=3   # set back to 1 within seconds
 The Dashboard and the Platform API (sign in with: kubectl create token demo-user):
   kubectl -n $ns port-forward svc/$release-api $api_port:80   # then open $api/
-  HEROKU_HOST=$api HEROKU_API_KEY=\$(kubectl create token demo-user) heroku ps -a hello
+  HEROKU_HOST=$api HEROKU_API_KEY=\$(kubectl create token demo-user) heroku ps -a hello.default
 Tear down: make down
 MSG

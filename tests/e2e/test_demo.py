@@ -82,7 +82,7 @@ def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> N
         ("worker", "1", "Real-1X"),
     ], served
     assert "Dashboard: Signed in as system:serviceaccount:default:demo-user" in served
-    assert "Scaled hello: worker=2." in served
+    assert "Scaled hello.default: worker=2." in served
     workers = re.findall(r"^worker\.(\d): up .* on real-zone-a-1", served, re.M)
     assert sorted(workers) == ["1", "2"], served
     assert "Tear down: make down" in out
