@@ -65,6 +65,7 @@ class ScaleWindow(Model):
 
     from_: str = Field(
         alias="from",
+        max_length=8,
         description="When the window starts: a wall-clock time of `timeZone`, `HH:MM` or "
         "`HH:MM:SS`.",
         json_schema_extra={
@@ -72,6 +73,7 @@ class ScaleWindow(Model):
         },
     )
     to: str = Field(
+        max_length=8,
         description="When it ends, as `from`. Earlier than `from`: the next day (`20:00` to "
         "`07:00` spans the night); equal to `from`: 24 hours.",
         json_schema_extra={
@@ -197,7 +199,11 @@ def next_edge(windows: Mapping[str, ScaleWindow] | None, now: datetime) -> datet
         until = _in_force_until(window, now)
         if until is not None:
             edges.append(until)
-        edges.extend(start for start, _ in window.occurrences(now) if start > now)
+        spans = window.occurrences(now)
+        # A start that continues an occurrence before it (back-to-back days) changes nothing.
+        edges.extend(
+            start for start, _ in spans if start > now and not any(s < start <= e for s, e in spans)
+        )
     return min(edges, default=None)
 
 
