@@ -5,6 +5,8 @@ Run after test_operator.py's behaviours, against the same operator (resync every
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from lightkube import Client
 
 from dynoform.runtime.resources import RESOURCES
@@ -120,3 +122,30 @@ def test_a_converged_formation_with_scheduled_jobs_costs_no_write_across_resyncs
     operator.wait_for_resyncs(3)
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]
+
+
+def test_a_formation_in_a_scale_window_costs_no_write_across_resyncs(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    now = datetime.now(UTC)
+    hhmm = "%H:%M"
+    in_force = {
+        "from": (now - timedelta(hours=1)).strftime(hhmm),
+        "to": (now + timedelta(hours=1)).strftime(hhmm),
+        "quantities": {"web": 1, "worker": 0},
+    }
+    later = {
+        "from": (now + timedelta(hours=3)).strftime(hhmm),
+        "to": (now + timedelta(hours=4)).strftime(hhmm),
+        "timeZone": "America/New_York",
+        "quantities": {"worker": 2},
+    }
+    create(installed, namespace, scaleWindows={"day": in_force, "later": later})
+    f = wait_ready(kube, namespace)
+    assert f["status"]["scaleWindow"]["name"] == "day"
+    settled(audit, operator, namespace)
+    mark = audit.mark()
+    operator.wait_for_resyncs(3)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    assert writes == [], [str(w) for w in writes]
+    assert names(kube, Deployment, namespace) == {"shop-web", "shop-worker", "shop-clock"}

@@ -25,11 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 from dynoform.api.labels import CHANGED_BY, CHANGED_TO
-from dynoform.api.process import DEFAULT_SIZE, ONE_SIZE_TIERS, PROCESS_TYPE_PATTERN
+from dynoform.api.process import DEFAULT_SIZE, ONE_SIZE_TIERS, PROCESS_TYPE_PATTERN, SINGLETON_TYPES
 from dynoform.api.schedule import RANGE_BACKWARDS, ranges_upward_cel
 from dynoform.api.scheduled import JOB_NAME_CLASH
 from dynoform.api.sizes import BUILTIN, EXCLUSIVE_TIERS
 from dynoform.api.v1alpha1 import GROUP, VERSION, FormationSpec
+from dynoform.api.windows import AUTOSCALED_NOT_WINDOWED, UNKNOWN_ZONE, time_zones
 
 Obj = dict[str, Any]
 
@@ -113,7 +114,61 @@ def names_policy() -> list[Obj]:
         f"{backwards}.map(j, 'spec.jobs[' + j + '].schedule: \"' + object.spec.jobs[j].schedule"
         f" + '\" {RANGE_BACKWARDS}')[0]",
     )
-    return _validating(NAMES_POLICY, {}, [], [check, jobs, clash, ranges], None)
+    checks = [check, jobs, clash, ranges, *_window_checks()]
+    return _validating(NAMES_POLICY, {}, _WINDOW_VARIABLES, checks, None)
+
+
+# Scale windows: the rules across fields that the CRD cannot afford (dynoform.api.windows says
+# the same for the model), each message naming the window, the first by name.
+_W = "object.spec.scaleWindows"
+_WINDOW_VARIABLES = [
+    {"name": "windows", "expression": f"has({_W}) ? {_W}.map(w, w).sort() : []"},
+    {"name": "zones", "expression": str(sorted(time_zones()))},
+]
+
+
+def _window_rule(bad_type: str, say: str) -> Obj:
+    """A check that no window names a type for which `bad_type` (CEL over `t`, in window `w`)
+    holds; `say`: CEL for the message of the first such type `t` of the first such window."""
+    quantities = f"{_W}[w].quantities"
+    bad = f"variables.windows.filter(w, {quantities}.exists(t, {bad_type}))"
+    first = f"{quantities}.map(t, t).sort().filter(t, {bad_type})"
+    return _validation(
+        f"{bad}.size() == 0",
+        f"{bad}.map(w, {first}.map(t, 'scale window ' + w + ': ' + {say})[0])[0]",
+    )
+
+
+def _window_checks() -> list[Obj]:
+    valid = f"w.matches('{PROCESS_TYPE_PATTERN}')"
+    names = _validation(
+        f"variables.windows.all(w, {valid})",
+        "'spec.scaleWindows: invalid scale window names: ' + "
+        f"variables.windows.filter(w, !{valid}).join(', ') + ' (lowercase letters, "
+        "digits and -, starting with a letter and ending with a letter or digit)'",
+    )
+    zone = f"{_W}[w].?timeZone.orValue('UTC')"
+    zones = _validation(
+        f"variables.windows.all(w, {zone} in variables.zones)",
+        f"variables.windows.filter(w, !({zone} in variables.zones)).map(w, "
+        f"'spec.scaleWindows.' + w + '.timeZone: \\'' + {zone} + '\\': {UNKNOWN_ZONE}')[0]",
+    )
+    procs = "object.spec.processes"
+    singleton = f"(has({procs}[t].singleton) ? {procs}[t].singleton : t in {list(SINGLETON_TYPES)})"
+    return [
+        names,
+        zones,
+        _window_rule(f"!(t in {procs})", "'no such process type as ' + t"),
+        _window_rule(
+            f"t in {procs} && has({procs}[t].autoscaling)",
+            f"t + ': {AUTOSCALED_NOT_WINDOWED}'",
+        ),
+        _window_rule(
+            f"t in {procs} && {singleton} && {_W}[w].quantities[t] > 1",
+            "t + ' is a singleton process type and runs at most 1 dyno (' + t + '=' + "
+            f"string({_W}[w].quantities[t]) + ')'",
+        ),
+    ]
 
 
 # --- the catalog policy -------------------------------------------------------------------
@@ -137,6 +192,7 @@ _VARIABLES = [
         "name": "jobs",
         "expression": "has(object.spec.jobs) ? object.spec.jobs.map(j, j).sort() : []",
     },
+    {"name": "windows", "expression": f"has({_W}) ? {_W}.map(w, w).sort() : []"},
     # The operator's index of the whole catalog; empty until it has written it.
     {"name": "catalog", "expression": "params.?status.?catalog.orValue([])"},
     {"name": "known", "expression": "variables.catalog.map(s, s.name)"},
@@ -173,6 +229,18 @@ def _catalog_checks() -> list[Obj]:
     exclusive = str(list(EXCLUSIVE_TIERS))
     unknown_jobs = f"variables.jobs.filter(j, !({_job_size()} in variables.known))"
     max_q = "string(params.spec.maxQuantity)"
+    window_one = _catalog_window_rule(
+        "!variables.horizontal",
+        1,
+        "'Cannot run more than 1 ' + variables.display + ' dyno per process type (' + {said}"
+        " + '). Upgrade to a larger dyno first before adding more dynos.'",
+    )
+    window_max = _catalog_window_rule(
+        "has(params.spec.maxQuantity)",
+        "params.spec.maxQuantity",
+        f"'Cannot run more than ' + {max_q} + ' ' + variables.display + ' dynos per process "
+        "type (' + {said} + ').'",
+    )
     return [
         _validation(
             f"variables.known.size() == 0 || {unknown}.size() == 0",
@@ -204,6 +272,8 @@ def _catalog_checks() -> list[Obj]:
             f"{over_max}.map(t, 'Cannot run more than ' + {max_q} + ' ' + variables.display + "
             f"' dynos per process type (' + t + '=' + string({q}) + ').')[0]",
         ),
+        window_one,
+        window_max,
         _validation(
             f"variables.horizontal || {scaled}.size() == 0",
             f"{scaled}.map(t, 'Cannot autoscale ' + variables.display + ' dynos (' + t + "
@@ -222,6 +292,20 @@ def _catalog_checks() -> list[Obj]:
             + _and_list("variables.used.map(s, s.displayName)"),
         ),
     ]
+
+
+def _catalog_window_rule(applies: str, most: int | str, message: str) -> Obj:
+    """No scale window asks for more than `most` dynos of a type on this size (when `applies`);
+    `message`: CEL, with `{said}` for `web=2 in scale window night`."""
+    quantities = f"{_W}[w].quantities"
+    over = f"t in variables.mine && {quantities}[t] > {most}"
+    bad = f"variables.windows.filter(w, {quantities}.exists(t, {over}))"
+    said = f"t + '=' + string({quantities}[t]) + ' in scale window ' + w"
+    first = f"{quantities}.map(t, t).sort().filter(t, {over})"
+    return _validation(
+        f"!({applies}) || {bad}.size() == 0",
+        f"{bad}.map(w, {first}.map(t, {message.format(said=said)})[0])[0]",
+    )
 
 
 def catalog_policy() -> list[Obj]:

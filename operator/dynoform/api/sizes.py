@@ -101,6 +101,12 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
                 f"{_and_list(catalog.names())}.",
             )
         _check_quantity(ptype, size_name, spec.quantity_of(ptype), size, catalog)
+        windows = spec.scale_windows or {}
+        for window in sorted(windows):
+            quantity = windows[window].quantities.get(ptype)
+            if quantity is not None:
+                where = f" in scale window {window}"
+                _check_quantity(ptype, size_name, quantity, size, catalog, where)
         _check_autoscaling(ptype, spec, size, catalog)
         resolved[ptype] = size
     _check_tiers(spec, resolved, catalog)
@@ -179,20 +185,26 @@ def _check_tiers(spec: FormationSpec, sizes: dict[str, DynoSizeSpec], catalog: C
 
 
 def _check_quantity(
-    ptype: str, size_name: str, quantity: int, size: DynoSizeSpec, catalog: Catalog
+    ptype: str,
+    size_name: str,
+    quantity: int,
+    size: DynoSizeSpec,
+    catalog: Catalog,
+    where: str = "",
 ) -> None:
+    """`where`: which scale window asks for `quantity`, if one does (` in scale window night`)."""
     display = catalog.display(size_name)
     if not size.horizontal_scaling and quantity > 1:
         raise SizeError(
             SIZE_LIMIT,
-            f"Cannot run more than 1 {display} dyno per process type ({ptype}={quantity}). "
-            "Upgrade to a larger dyno first before adding more dynos.",
+            f"Cannot run more than 1 {display} dyno per process type ({ptype}={quantity}"
+            f"{where}). Upgrade to a larger dyno first before adding more dynos.",
         )
     if size.max_quantity is not None and quantity > size.max_quantity:
         raise SizeError(
             SIZE_LIMIT,
             f"Cannot run more than {size.max_quantity} {display} dynos per process type "
-            f"({ptype}={quantity}).",
+            f"({ptype}={quantity}{where}).",
         )
 
 

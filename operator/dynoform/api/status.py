@@ -70,6 +70,13 @@ class JobStatus(Model):
     )
 
 
+class ScaleWindowStatus(Model):
+    """The scale window in force (spec.scaleWindows)."""
+
+    name: str = Field(description="The window's name.")
+    until: str = Field(description="When it stops being in force (RFC 3339, UTC).")
+
+
 HISTORY_MAX = 10
 
 
@@ -81,13 +88,19 @@ class FormationStatus(Model):
     )
     formation: str | None = Field(
         default=None,
-        description="The formation in Heroku's form: `web=3:standard-2x worker=2:standard-1x`.",
+        description="The formation in Heroku's form: `web=3:standard-2x worker=2:standard-1x`, "
+        "as applied (a scale window's quantities while one is in force).",
     )
     processes: dict[str, ProcessStatus] | None = Field(
         default=None, description="Observed figures per process type."
     )
     jobs: dict[str, JobStatus] | None = Field(
         default=None, description="Each scheduled job's last run, by job name."
+    )
+    scale_window: ScaleWindowStatus | None = Field(
+        default=None,
+        description="The scale window in force, and until when; none outside every window. "
+        "`formation` and `processes` then say what it applies.",
     )
     released_image: str | None = Field(
         default=None,

@@ -67,6 +67,11 @@ from dynoform.api.status import FormationChange as FormationChange
 from dynoform.api.status import FormationStatus as FormationStatus
 from dynoform.api.status import JobStatus as JobStatus
 from dynoform.api.status import ProcessStatus as ProcessStatus
+from dynoform.api.status import ScaleWindowStatus as ScaleWindowStatus
+from dynoform.api.windows import MAX_WINDOWS as MAX_WINDOWS
+from dynoform.api.windows import WINDOWS_RULES, check_windows
+from dynoform.api.windows import ScaleWindow as ScaleWindow
+from dynoform.api.windows import WindowName as WindowName
 
 GROUP = "dyno.dev"
 VERSION = "v1alpha1"
@@ -212,6 +217,14 @@ class FormationSpec(Model):
         "schedule, with the image released last. Never part of the formation.",
         json_schema_extra={"x-kubernetes-validations": JOBS_RULES},
     )
+    scale_windows: dict[WindowName, ScaleWindow] | None = Field(
+        default=None,
+        max_length=MAX_WINDOWS,
+        description="Scale windows, as Heroku's Process Scheduler, keyed by name (a lowercase "
+        "DNS label): times of the day when the types a window names run its quantities "
+        "instead of the spec's. When several are in force, the first by name wins.",
+        json_schema_extra={"x-kubernetes-validations": WINDOWS_RULES},
+    )
     spread: Spread = Field(
         default_factory=Spread, description="Spread of dynos across zones and hosts."
     )
@@ -254,6 +267,9 @@ class FormationSpec(Model):
     @model_validator(mode="after")
     def _jobs_named_apart(self) -> FormationSpec:
         check_names(None, self.jobs or {}, set(self.processes))
+        autoscaled = {t for t in self.processes if self.autoscaling_of(t) is not None}
+        singletons = {t for t in self.processes if self.is_singleton(t)}
+        check_windows(self.scale_windows or {}, set(self.processes), autoscaled, singletons)
         return self
 
     def job_size_of(self, job: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from dynoform.api.dynos import Dyno
 from dynoform.api.sizes import Catalog
 from dynoform.api.units import cpu_text, memory_text, parse_cpu, parse_memory
 from dynoform.api.v1alpha1 import Formation
+from dynoform.api.windows import parse_instant
 from dynoform.cli.grammar import ONE_OFF
 
 APP = "⬢"  # Heroku marks app names with a hexagon.
@@ -174,3 +176,20 @@ def _totals(totals: dict[str, int], catalog: Catalog) -> list[str]:
         rows.append([catalog.display(size), str(qty), memory_text(memory), cpu_text(cpu)])
     rows.append(["all", str(sum(totals.values())), memory_text(all_memory), cpu_text(all_cpu)])
     return table(["size", "total", "memory", "cpu requested"], rows)
+
+
+def scale_window(formation: Formation) -> str | None:
+    """`Scale window night in force until 07:00 Europe/Berlin (06:00 UTC): web=1, worker=0`,
+    from status (what the operator applies), or None outside every window."""
+    in_force = formation.status.scale_window if formation.status else None
+    windows = formation.spec.scale_windows or {}
+    if in_force is None or in_force.name not in windows:
+        return None
+    window = windows[in_force.name]
+    until = parse_instant(in_force.until)
+    local = until.astimezone(ZoneInfo(window.time_zone))
+    when = f"{local:%a %H:%M:%S} {window.time_zone}"
+    if window.time_zone != "UTC":
+        when += f" ({until:%H:%M:%S} UTC)"
+    quantities = ", ".join(f"{t}={q}" for t, q in sorted(window.quantities.items()))
+    return f"Scale window {in_force.name} in force until {when}: {quantities}"

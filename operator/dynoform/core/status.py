@@ -22,6 +22,7 @@ from dynoform.api.v1alpha1 import (
     FormationStatus,
     JobStatus,
     ProcessStatus,
+    ScaleWindowStatus,
 )
 from dynoform.core import spread
 
@@ -37,6 +38,7 @@ class Phases:
     autoscaling: Verdict | None = None  # the Autoscaling condition (dynoform.core.scaling)
     autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
     jobs: Mapping[str, JobStatus] = field(default_factory=dict)  # by scheduled job
+    scale_window: ScaleWindowStatus | None = None  # the window in force (dynoform.core.windows)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ def _why(formation: Formation, ptype: str, not_answering: Mapping[str, int] | No
 
 
 def build_status(formation: Formation, observed: Observed, outcome: Outcome) -> FormationStatus:
-    """The new status. A spec that could not be applied leaves the running dynos as they are,
+    """The new status of `formation` as applied (a scale window's quantities in place of the
+    spec's while one is in force: dynoform.core.windows.applied).
+
+    A spec that could not be applied leaves the running dynos as they are,
     and so what status says of them; Ready turns False so that `kubectl wait` does not pass."""
     old = formation.status or FormationStatus()
     ok, reason, message = outcome.reconciled
@@ -183,6 +188,7 @@ def build_status(formation: Formation, observed: Observed, outcome: Outcome) -> 
         formation=summary(formation),
         processes=processes,
         jobs=dict(phases.jobs) or None,
+        scale_window=phases.scale_window,
         released_image=phases.released_image,
         history=_history(old, summary(formation), now, outcome.by),
         conditions=conds,

@@ -63,7 +63,9 @@ class Controller:
         self.now = now
         self.cache = Cache()
         self.queue: WorkQueue[Key] = WorkQueue(self.reconcile, workers=workers)
-        self.reconciler = Reconciler(kube, self.cache, now, report_later=self._report_later)
+        self.reconciler = Reconciler(
+            kube, self.cache, now, report_later=self._report_later, wake=self.queue.wake
+        )
         self.resync_seconds = resync_seconds
         # With an election, only the leader runs workers; every replica keeps its caches warm.
         self.election = election

@@ -4,6 +4,8 @@ It compares the desired children with the cached observed ones and writes only a
 so a resync or a restart over a converged cluster writes nothing. Status is written only when
 it changed, with the Events that go with the change. The caches belong to the Controller.
 
+A scale window in force (dynoform.api.windows) replaces the quantities of the types it names in
+what is applied, never in the spec; each reconcile asks to be woken at the windows' next edge.
 Two phases shape what is desired: the release phase (dynoform.core.release) decides the image the
 Deployments run and whether a release Job is due, and an autoscaled type's Deployment leaves
 its replicas to the autoscaler, handed over without a reset (`_hand_over`).
@@ -21,10 +23,12 @@ from dynoform.api import conditions as c
 from dynoform.api.labels import LABEL_TYPE
 from dynoform.api.sizes import Catalog, SizeError, check, check_jobs, check_release
 from dynoform.api.v1alpha1 import DynoSizeSpec, Formation, describe
+from dynoform.api.windows import in_force, next_edge, parse_instant
 from dynoform.core import release
 from dynoform.core.builders.formation import build_children
 from dynoform.core.builders.release import release_job_name
 from dynoform.core.compare import needs_apply, owns_replicas, stamp
+from dynoform.core.windows import applied
 from dynoform.operator.cache import Cache, ChildKey, child_key, key_of, name_of
 from dynoform.operator.dynos import Key, Obj
 from dynoform.operator.report import Reporter
@@ -44,9 +48,14 @@ class Reconciler:
         cache: Cache,
         now: Callable[[], str],
         report_later: Callable[[Key], None] | None = None,
+        wake: Callable[[Key, float], None] | None = None,
     ) -> None:
         self.kube = kube
         self.cache = cache
+        self.now = now
+        # Given, called with a key and the seconds to the next edge of one of its scale
+        # windows: the Formation must be reconciled again then (nothing else would trigger it).
+        self.wake = wake
         self.reporter = Reporter(kube, cache, now)
         # Given, a reconcile that wrote children leaves its status to a later pass of this key
         # (the Controller queues it behind requested changes): dynos first, bookkeeping after.
@@ -71,10 +80,16 @@ class Reconciler:
         except SizeError as exc:
             await self.reporter.report(body, (False, exc.reason, str(exc)))
             return
+        now = parse_instant(self.now())
+        window = in_force(formation.spec.scale_windows, now)
+        edge = next_edge(formation.spec.scale_windows, now)
+        if edge is not None and self.wake is not None:
+            self.wake(key, (edge - now).total_seconds())
         observed = self.cache.children_of(key)
         logs = self.cache.dynos.failure_of(key, release_job_name(formation))
         plan = release.plan(formation, observed, release_size, logs)
-        outcome, wrote = await self._converge(formation, (sizes, job_sizes), plan, observed)
+        running = applied(formation, window)
+        outcome, wrote = await self._converge(running, (sizes, job_sizes), plan, observed)
         # Deferred once only: a pass that owes the status reports even if it wrote again, so a
         # child that never compares equal (someone else's mutation) cannot loop on our own
         # re-queue, and its status is written as before.
@@ -84,7 +99,7 @@ class Reconciler:
             self._deferred.add(key)
             self.report_later(key)
             return
-        await self.reporter.report(body, outcome, formation, plan)
+        await self.reporter.report(body, outcome, formation, plan, window)
 
     async def _converge(
         self,

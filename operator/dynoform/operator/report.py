@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from dynoform.api import conditions as c
 from dynoform.api.labels import child_name, cronjob_name
 from dynoform.api.v1alpha1 import Formation, FormationStatus
+from dynoform.api.windows import InForce
 from dynoform.core import release, scaling
 from dynoform.core.admission import changed_by
 from dynoform.core.builders.autoscaler import autoscaler_kind
@@ -28,6 +29,7 @@ from dynoform.core.status import (
     release_news,
     scale_message,
 )
+from dynoform.core.windows import applied, credit, window_status
 from dynoform.operator import metrics
 from dynoform.operator.cache import Cache, key_of
 from dynoform.operator.dynos import Obj
@@ -48,12 +50,17 @@ class Reporter:
         outcome: tuple[bool, str, str],
         formation: Formation | None = None,
         plan: release.ReleasePlan | None = None,
+        window: InForce | None = None,
     ) -> None:
-        """Write status when it changed, and the Events that go with the change."""
+        """Write status when it changed, and the Events that go with the change. `formation`
+        is the spec as declared; `window`, the scale window in force, whose quantities status
+        reports as applied."""
         old = _parse_status(body)
+        by = credit(old.scale_window, window, changed_by(formation)) if formation else None
+        if formation is not None:
+            formation = applied(formation, window)
         current = formation or _status_only(body, old)
         deployments = self._deployments(current) if formation else {}
-        by = changed_by(formation) if formation else None
         key = key_of(body)
         observed = Observed(
             deployments,
@@ -61,7 +68,9 @@ class Reporter:
             self.cache.dynos.cluster_zones(),
             self.cache.dynos.not_answering(key),
         )
-        phases = self._phases(current, deployments, plan) if formation and plan else Phases()
+        phases = (
+            self._phases(current, deployments, plan, window) if formation and plan else Phases()
+        )
         new = build_status(current, observed, Outcome(outcome, self.now(), by, phases))
         before, after = old.wire(), new.wire()
         if after == before:
@@ -74,7 +83,7 @@ class Reporter:
             return  # Deleted meanwhile: its DELETED event drops it from the cache.
         body["status"] = after
         self.cache.set_formation_status((ns, name), after)  # the watch event will agree
-        await self._events(body, old, new, formation, outcome)
+        await self._events(body, old, new, formation, outcome, by)
 
     async def _events(
         self,
@@ -83,10 +92,10 @@ class Reporter:
         new: FormationStatus,
         formation: Formation | None,
         outcome: tuple[bool, str, str],
+        by: str | None,
     ) -> None:
         if formation is not None and new.formation != old.formation:
-            message = scale_message(formation, changed_by(formation))
-            await self._event(body, "Scaled", message, "Normal")
+            await self._event(body, "Scaled", scale_message(formation, by), "Normal")
         ok, reason, message = outcome
         was = c.find(old.conditions, c.RECONCILED)
         if not ok and (was is None or was.reason != reason or was.message != message):
@@ -105,7 +114,11 @@ class Reporter:
             log.warning("Event %s not recorded for %s/%s: %s", reason, *key_of(body), exc)
 
     def _phases(
-        self, formation: Formation, deployments: dict[str, Obj], plan: release.ReleasePlan
+        self,
+        formation: Formation,
+        deployments: dict[str, Obj],
+        plan: release.ReleasePlan,
+        window: InForce | None,
     ) -> Phases:
         """What status says of the release phase and of each type's autoscaler."""
         kids = self.cache.children_of((formation.namespace, formation.name))
@@ -131,6 +144,7 @@ class Reporter:
             autoscaling=scaling.verdict(formation, autoscalers, keda),
             autoscalers=statuses,
             jobs=jobs,
+            scale_window=window_status(window),
         )
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:

@@ -31,6 +31,7 @@ K = TypeVar("K", bound=Hashable)
 
 BACKOFF = (0.5, 1, 2, 5, 10, 30, 60)
 HIGH, LOW = 0, 1
+WAKE_SLACK = 1.0  # seconds: wakes for times closer than this are one
 # The labelled series, resolved once: the hot path only observes.
 _WAITED = metrics.QUEUE_WAIT.observe
 _SUCCEEDED = metrics.RECONCILE_SECONDS.labels(result="success").observe
@@ -62,6 +63,7 @@ class WorkQueue(Generic[K]):
         self._dirty: dict[K, int] = {}  # added while running: again afterwards, at this priority
         self._failures: dict[K, int] = {}
         self._soon: set[K] = set()
+        self._wakes: dict[K, tuple[float, Any, object]] = {}  # key -> (when, timer, token)
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
@@ -113,6 +115,26 @@ class WorkQueue(Generic[K]):
             self._note_idle()
 
         self._timer(window, due)
+
+    def wake(self, key: K, delay: float) -> None:
+        """Add `key`, at low priority, in `delay` seconds: a time the handler knows something
+        will change (a scale window's edge). The latest call for a key wins (the timer before
+        it is cancelled); one for about the same time as the timer set is folded into it. A
+        wake to come is no work queued: `idle` does not wait for it."""
+        due_at = time.monotonic() + delay
+        pending = self._wakes.get(key)
+        if pending is not None and abs(pending[0] - due_at) < WAKE_SLACK:
+            return
+        if pending is not None and hasattr(pending[1], "cancel"):
+            pending[1].cancel()
+        token = object()
+
+        def due() -> None:
+            if self._wakes.get(key, (0, None, None))[2] is token:
+                del self._wakes[key]
+                self.add(key, low=True)
+
+        self._wakes[key] = (due_at, self._timer(delay, due), token)
 
     def idle(self) -> bool:
         """Nothing queued, due soon or running (the tests and benchmarks wait for this)."""

@@ -40,13 +40,17 @@ def ps(ctx: Context, types: list[str], as_json: bool) -> int:
                 raise CliError(f"No {t} dynos on {render.app_name(app)}")
     if as_json:
         ctx.out.write(render.ps_json(dynos) + "\n")
-    elif not dynos:
+        return 0
+    if not dynos:
         ctx.out.write(f"No dynos on {render.app_name(app)}\n")
     else:
         catalog = ctx.api.catalog() or Catalog()
         ctx.out.write(render.ps(dynos, formation, catalog, ctx.clock(), ctx.tz))
         if not types:
             ctx.out.write(redundancy_verdict(formation) + "\n")
+    window = render.scale_window(formation)
+    if window is not None:
+        ctx.out.write(window + "\n")
     return 0
 
 

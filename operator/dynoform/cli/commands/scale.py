@@ -3,6 +3,7 @@ it is written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from dynoform.api.sizes import Catalog
@@ -36,7 +37,25 @@ def ps_scale(ctx: Context, args: list[str]) -> int:
                 f"{ptype} is autoscaled ({scaling.min}..{scaling.max}): its quantity is only where "
                 f"it starts. To scale it by hand: dyno ps:autoscale:disable {ptype} -a {app}"
             )
+    _window_note(ctx, after, edit.named_types(changes))
     return 0
+
+
+def _window_note(ctx: Context, formation: Formation, named: Iterable[str]) -> None:
+    """A scale window in force keeps the types it names at its quantities until it ends: the
+    new quantities are in the spec, and apply then."""
+    in_force = formation.status.scale_window if formation.status else None
+    window = (formation.spec.scale_windows or {}).get(in_force.name) if in_force else None
+    if in_force is None or window is None:
+        return
+    held = [t for t in named if t in window.quantities]
+    if held:
+        line = render.scale_window(formation)
+        ctx.note(
+            f"{line.replace(' in force', ' is in force') if line else in_force.name}. "
+            f"{', '.join(held)} keep{'s' if len(held) == 1 else ''} the window's quantities "
+            "until it ends; the new ones apply then."
+        )
 
 
 def ps_autoscale_enable(ctx: Context, ptype: str, request: edit.AutoscaleRequest) -> int:
