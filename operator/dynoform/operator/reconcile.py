@@ -6,7 +6,8 @@ it changed, with the Events that go with the change. The caches belong to the Co
 
 Two phases shape what is desired: the release phase (dynoform.core.release) decides the image the
 Deployments run and whether a release Job is due, and an autoscaled type's Deployment leaves
-its replicas to the autoscaler, handed over without a reset (`_hand_over`).
+its replicas to the autoscaler (or, for an eco web type that sleeps, to the KEDA HTTP add-on),
+handed over without a reset (`_hand_over`).
 """
 
 from __future__ import annotations
@@ -131,7 +132,10 @@ class Reconciler:
             spec = formation.spec.model_copy(update={"image": plan.image})
             running = formation.model_copy(update={"spec": spec})
             keda = "ScaledObject" in self.cache.served
-            children = build_children(running, sizes[0], keda, jobs=sizes[1])
+            http_add_on = "HTTPScaledObject" in self.cache.served
+            children = build_children(
+                running, sizes[0], keda, jobs=sizes[1], http_add_on=http_add_on
+            )
         return children + ([plan.job] if plan.job is not None else [])
 
     def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:
