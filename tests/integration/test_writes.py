@@ -149,3 +149,22 @@ def test_a_formation_in_a_scale_window_costs_no_write_across_resyncs(
     writes = audit.writes_since(mark, OPERATOR_USER, namespace)
     assert writes == [], [str(w) for w in writes]
     assert names(kube, Deployment, namespace) == {"shop-web", "shop-worker", "shop-clock"}
+
+
+def test_a_converged_eco_formation_costs_no_write_across_resyncs(
+    operator, installed, kube: Client, audit: AuditLog, namespace: str
+) -> None:
+    # Without the KEDA HTTP add-on: web runs awake and its Sleeping condition says why; that
+    # verdict, once written, is not written again. (With the add-on, awake and asleep:
+    # tests/integration/test_eco_sleep.py.)
+    eco = {
+        "web": {"command": "node server.js", "size": "eco"},
+        "worker": {"command": "node worker.js", "quantity": 1, "size": "eco"},
+    }
+    create(installed, namespace, processes=eco)
+    wait_ready(kube, namespace)
+    settled(audit, operator, namespace)
+    mark = audit.mark()
+    operator.wait_for_resyncs(3)
+    writes = audit.writes_since(mark, OPERATOR_USER, namespace)
+    assert writes == [], [str(w) for w in writes]

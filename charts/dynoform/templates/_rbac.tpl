@@ -26,6 +26,10 @@
 - apiGroups: [keda.sh]
   resources: [scaledobjects]
   verbs: [get, list, watch, create, patch, delete]
+# Eco sleep: the KEDA HTTP add-on's HTTPScaledObjects (used only while its CRD is installed).
+- apiGroups: [http.keda.sh]
+  resources: [httpscaledobjects]
+  verbs: [get, list, watch, create, patch, delete]
 # The release phase: a Job per released image; scheduled jobs: a CronJob per job.
 - apiGroups: [batch]
   resources: [jobs, cronjobs]

@@ -16,6 +16,7 @@ ZONE_REDUNDANT = "ZoneRedundant"
 REDUNDANCY_ADVICE = "RedundancyAdvised"
 RELEASED = "Released"  # only with a release phase
 AUTOSCALING = "Autoscaling"  # only when a type is autoscaled
+SLEEPING = "Sleeping"  # only with an eco web type that sleeps (docs/concepts/eco-sleep.md)
 
 # Reasons (stable, CamelCase): part of the API, documented in the README.
 AVAILABLE = "DynosAvailable"
@@ -38,6 +39,10 @@ RELEASE_FAILED = "ReleaseFailed"
 AUTOSCALERS_ACTIVE = "AutoscalersActive"
 AUTOSCALER_INACTIVE = "AutoscalerInactive"
 KEDA_NOT_INSTALLED = "KedaNotInstalled"
+ASLEEP = "Sleeping"
+AWAKE = "Awake"
+HTTP_ADD_ON_NOT_INSTALLED = "HttpAddOnNotInstalled"
+CANNOT_SLEEP = "CannotSleep"
 
 
 def now_rfc3339(now: datetime | None = None) -> str:

@@ -39,9 +39,17 @@ DEFAULT_SIZE = "standard-1x"
 ONE_SIZE_TIERS = ("eco", "basic")
 MAX_PROCESS_TYPES = 64
 MAX_COMMAND = 32768
+# Eco sleep (docs/concepts/eco-sleep.md): only Heroku's web type of the eco size sleeps.
+SLEEPING_TYPE = "web"
+SLEEPING_SIZE = "eco"
+SLEEP_ONLY_WEB = "only web sleeps (as on Heroku): sleep and hosts are for the web type only"
+# A Host header the KEDA HTTP add-on's interceptor routes: a DNS name, or `*.` and one.
+HOST_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+MAX_HOSTS = 16
 
 
 EnvMap = dict[str, str]
+HostName = Annotated[str, StringConstraints(pattern=HOST_PATTERN, min_length=1, max_length=253)]
 
 SIZE_RULE = _cel(
     f"self.matches('{SIZE_PATTERN}')", SIZE_INVALID, messageExpression=f'self + " {SIZE_INVALID}"'
@@ -139,6 +147,21 @@ class ProcessType(Model):
         default=None,
         description="Let an autoscaler move the number of dynos between min and max; "
         "`quantity` is where it starts. Not for singletons.",
+    )
+    sleep: bool | None = Field(
+        default=None,
+        description="Whether an eco `web` type sleeps after 30 minutes without requests and "
+        "wakes on the next one, as on Heroku (through the KEDA HTTP add-on, when the cluster "
+        "has it). Default true for an eco web type; false keeps it awake. Only an eco web type "
+        "sleeps: true on another size, or on another type, is refused.",
+    )
+    hosts: list[HostName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_HOSTS,
+        description="The Host names whose requests the KEDA HTTP add-on's interceptor routes "
+        "to a sleeping eco web type, waking it: the app's domains (`*.example.com` matches "
+        "its subdomains). Default: `<formation>.<namespace>`. For the web type only.",
     )
 
     @field_validator("size")

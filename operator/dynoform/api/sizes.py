@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dynoform.api.conditions import INCOMPATIBLE_SIZES, SIZE_LIMIT, UNKNOWN_SIZE
+from dynoform.api.conditions import CANNOT_SLEEP, INCOMPATIBLE_SIZES, SIZE_LIMIT, UNKNOWN_SIZE
 from dynoform.api.dynosize import CatalogEntry
 from dynoform.api.v1alpha1 import DynoSize, DynoSizeSpec, FormationSpec, Resources
 
@@ -108,6 +108,7 @@ def check(spec: FormationSpec, catalog: Catalog) -> dict[str, DynoSizeSpec]:
                 where = f" in scale window {window}"
                 _check_quantity(ptype, size_name, quantity, size, catalog, where)
         _check_autoscaling(ptype, spec, size, catalog)
+        _check_sleep(ptype, spec, catalog)
         resolved[ptype] = size
     _check_tiers(spec, resolved, catalog)
     check_release(spec, catalog)
@@ -165,6 +166,17 @@ def _check_autoscaling(
             SIZE_LIMIT,
             f"Cannot autoscale {ptype} to more than {size.max_quantity} {display} dynos "
             f"(autoscaling.max {scaling.max}).",
+        )
+
+
+def _check_sleep(ptype: str, spec: FormationSpec, catalog: Catalog) -> None:
+    """Only eco dynos sleep: asking another size to is a mistake, said so."""
+    size_name = spec.size_of(ptype)
+    if spec.processes[ptype].sleep and size_name != "eco":
+        raise SizeError(
+            CANNOT_SLEEP,
+            f"Only Eco dynos sleep: {ptype} runs {catalog.display(size_name)} dynos. "
+            "Remove sleep, or use the eco size.",
         )
 
 

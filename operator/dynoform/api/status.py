@@ -13,6 +13,9 @@ from pydantic import Field
 from dynoform.api.autoscaling import AutoscalerStatus
 from dynoform.api.base import Model
 
+# An eco web type's state (docs/concepts/eco-sleep.md).
+SleepState = Literal["Sleeping", "Awake"]
+
 
 class Condition(Model):
     """A status condition, as Kubernetes' metav1.Condition."""
@@ -39,6 +42,11 @@ class ProcessStatus(Model):
     available: int = Field(default=0, description="Dynos ready for minReadySeconds.")
     autoscaler: AutoscalerStatus | None = Field(
         default=None, description="The type's autoscaler: its bounds and the dynos it asks for."
+    )
+    sleep: SleepState | None = Field(
+        default=None,
+        description="An eco web type that sleeps: Sleeping while the KEDA HTTP add-on holds it "
+        "at 0 dynos, Awake otherwise. Absent for a type that never sleeps.",
     )
 
 

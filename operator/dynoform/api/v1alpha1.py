@@ -32,6 +32,9 @@ from dynoform.api.process import DEFAULT_SIZE as DEFAULT_SIZE
 from dynoform.api.process import ENV_NAME_PATTERN as ENV_NAME_PATTERN
 from dynoform.api.process import (
     ENV_RULES,
+    SLEEP_ONLY_WEB,
+    SLEEPING_SIZE,
+    SLEEPING_TYPE,
     default_port_of,
     default_singleton_autoscaling_rule,
     default_singleton_rule,
@@ -201,6 +204,11 @@ class FormationSpec(Model):
                 *(default_singleton_rule(t) for t in SINGLETON_TYPES),
                 *(default_singleton_autoscaling_rule(t) for t in SINGLETON_TYPES),
                 _cel(f"!has(self.{RELEASE})", RELEASE_NOT_A_TYPE),
+                _cel(
+                    f"self.all(t, t == '{SLEEPING_TYPE}' || "
+                    "((!has(self[t].sleep) || !self[t].sleep) && !has(self[t].hosts)))",
+                    SLEEP_ONLY_WEB,
+                ),
             ]
         },
     )
@@ -254,6 +262,8 @@ class FormationSpec(Model):
         if RELEASE in processes:
             raise ValueError(RELEASE_NOT_A_TYPE)
         for ptype, proc in sorted(processes.items()):
+            if ptype != SLEEPING_TYPE and (proc.sleep or proc.hosts is not None):
+                raise ValueError(f"{ptype}: {SLEEP_ONLY_WEB}")
             if proc.autoscaling is None:
                 continue
             if is_singleton_type(ptype, proc):
@@ -320,6 +330,16 @@ class FormationSpec(Model):
 
     def port_of(self, ptype: str) -> int | None:
         return default_port_of(ptype, self.processes[ptype])
+
+    def sleeps(self, ptype: str) -> bool:
+        """Whether the type sleeps when idle, given the KEDA HTTP add-on: an eco web type that
+        runs (quantity 1) and has not opted out. Workers never sleep, as on Heroku."""
+        return (
+            ptype == SLEEPING_TYPE
+            and self.size_of(ptype) == SLEEPING_SIZE
+            and self.processes[ptype].sleep is not False
+            and self.quantity_of(ptype) > 0
+        )
 
 
 # Rules on the whole object: only the root can see metadata.name next to the spec.

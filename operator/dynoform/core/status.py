@@ -13,6 +13,7 @@ from typing import Any
 
 from dynoform.api import conditions as c
 from dynoform.api.autoscaling import AutoscalerStatus
+from dynoform.api.status import SleepState as State
 from dynoform.api.v1alpha1 import (
     HISTORY_MAX,
     Condition,
@@ -39,6 +40,8 @@ class Phases:
     autoscalers: Mapping[str, AutoscalerStatus] = field(default_factory=dict)
     jobs: Mapping[str, JobStatus] = field(default_factory=dict)  # by scheduled job
     scale_window: ScaleWindowStatus | None = None  # the window in force (dynoform.core.windows)
+    sleep: Verdict | None = None  # the Sleeping condition (dynoform.core.sleep)
+    sleeping: Mapping[str, State] = field(default_factory=dict)  # eco web: Sleeping or Awake
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,20 @@ def process_status(
     ptype: str,
     deployment: Mapping[str, Any] | None,
     autoscaler: AutoscalerStatus | None = None,
+    sleep: State | None = None,
 ) -> ProcessStatus:
-    """The type's figures; an autoscaled type wants what its autoscaler asks for."""
+    """The type's figures; an autoscaled type wants what its autoscaler asks for, a sleeping
+    one no dyno."""
     st = (deployment or {}).get("status") or {}
+    desired = autoscaler.current if autoscaler else formation.spec.quantity_of(ptype)
     return ProcessStatus(
         size=formation.spec.size_of(ptype),
-        desired=autoscaler.current if autoscaler else formation.spec.quantity_of(ptype),
+        desired=0 if sleep == "Sleeping" else desired,
         ready=int(st.get("readyReplicas", 0)),
         updated=int(st.get("updatedReplicas", 0)),
         available=int(st.get("availableReplicas", 0)),
         autoscaler=autoscaler,
+        sleep=sleep,
     )
 
 
@@ -165,11 +172,18 @@ def build_status(formation: Formation, observed: Observed, outcome: Outcome) -> 
         return old.model_copy(update={"observed_generation": gen, "conditions": conds})
     phases = outcome.phases
     processes = {
-        t: process_status(formation, t, observed.deployments.get(t), phases.autoscalers.get(t))
+        t: process_status(
+            formation,
+            t,
+            observed.deployments.get(t),
+            phases.autoscalers.get(t),
+            phases.sleeping.get(t),
+        )
         for t in formation.spec.processes
     }
     verdicts: dict[str, Verdict | None] = {c.READY: _ready(formation, processes, observed, phases)}
     verdicts |= {c.RELEASED: phases.release, c.AUTOSCALING: phases.autoscaling}
+    verdicts |= {c.SLEEPING: phases.sleep}
     if observed.zones is not None:
         live = _live(formation, processes)
         redundancy = spread.zone_redundancy(live, observed.zones, observed.cluster_zones)
@@ -207,13 +221,13 @@ def _ready(
 
 
 def _live(formation: Formation, processes: Mapping[str, ProcessStatus]) -> Formation:
-    """The formation with each autoscaled type at the count its autoscaler asks for now: the
-    number of dynos to judge the spread on."""
+    """The formation with each autoscaled type at the count its autoscaler asks for now, and a
+    sleeping one at 0: the number of dynos to judge the spread on."""
     spec = formation.spec
     changed = {
         t: spec.processes[t].model_copy(update={"quantity": ps.desired})
         for t, ps in processes.items()
-        if ps.autoscaler is not None
+        if ps.autoscaler is not None or ps.sleep == "Sleeping"
     }
     if not changed:
         return formation

@@ -8,7 +8,8 @@ A scale window in force (dynoform.api.windows) replaces the quantities of the ty
 what is applied, never in the spec; each reconcile asks to be woken at the windows' next edge.
 Two phases shape what is desired: the release phase (dynoform.core.release) decides the image the
 Deployments run and whether a release Job is due, and an autoscaled type's Deployment leaves
-its replicas to the autoscaler, handed over without a reset (`_hand_over`).
+its replicas to the autoscaler (or, for an eco web type that sleeps, to the KEDA HTTP add-on),
+handed over without a reset (`_hand_over`).
 """
 
 from __future__ import annotations
@@ -146,7 +147,10 @@ class Reconciler:
             spec = formation.spec.model_copy(update={"image": plan.image})
             running = formation.model_copy(update={"spec": spec})
             keda = "ScaledObject" in self.cache.served
-            children = build_children(running, sizes[0], keda, jobs=sizes[1])
+            http_add_on = "HTTPScaledObject" in self.cache.served
+            children = build_children(
+                running, sizes[0], keda, jobs=sizes[1], http_add_on=http_add_on
+            )
         return children + ([plan.job] if plan.job is not None else [])
 
     def _claim(self, formation: Formation, body: Obj, observed: Obj | None) -> Obj | None:

@@ -2,7 +2,7 @@
 Events that go with the change (best effort, as everywhere in Kubernetes).
 
 Status is built from the cached children and dynos (dynoform.core.status); the release phase's
-plan and each type's autoscaler add what they say.
+plan, each type's autoscaler and an eco web type's sleep add what they say.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dynoform.api import conditions as c
 from dynoform.api.labels import child_name, cronjob_name
 from dynoform.api.v1alpha1 import Formation, FormationStatus
 from dynoform.api.windows import InForce
-from dynoform.core import release, scaling
+from dynoform.core import release, scaling, sleep
 from dynoform.core.admission import changed_by
 from dynoform.core.builders.autoscaler import autoscaler_kind
 from dynoform.core.schedules import job_status
@@ -138,6 +138,12 @@ class Reporter:
             job: job_status(formation, job, kids.get(("CronJob", cronjob_name(formation, job))))
             for job in sorted(formation.spec.jobs or {})
         }
+        http_add_on = "HTTPScaledObject" in self.cache.served
+        sleeping = {
+            t: state
+            for t in formation.spec.processes
+            if (state := sleep.state(formation, t, deployments.get(t), http_add_on))
+        }
         return Phases(
             released_image=plan.image,
             release=plan.verdict,
@@ -145,6 +151,8 @@ class Reporter:
             autoscalers=statuses,
             jobs=jobs,
             scale_window=window_status(window),
+            sleep=sleep.verdict(formation, deployments, http_add_on),
+            sleeping=sleeping,
         )
 
     def _deployments(self, formation: Formation) -> dict[str, Obj]:

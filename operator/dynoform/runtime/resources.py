@@ -42,10 +42,17 @@ RESOURCES: dict[str, Any] = {
     "Job": generic("batch", "v1", "Job", "jobs"),  # the release phase
     "CronJob": generic("batch", "v1", "CronJob", "cronjobs"),  # scheduled jobs
     "ScaledObject": generic("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects"),
+    # Eco sleep, through the KEDA HTTP add-on.
+    "HTTPScaledObject": generic(
+        "http.keda.sh", "v1alpha1", "HTTPScaledObject", "httpscaledobjects"
+    ),
 }
 # Children whose API a cluster may not serve: informed only while their CRD exists (the
 # Controller watches these CRDs by name), and without it never built (a condition says why).
-OPTIONAL_KINDS = {"ScaledObject": "scaledobjects.keda.sh"}
+OPTIONAL_KINDS = {
+    "ScaledObject": "scaledobjects.keda.sh",
+    "HTTPScaledObject": "httpscaledobjects.http.keda.sh",
+}
 CrdResource = generic(
     "apiextensions.k8s.io",
     "v1",
@@ -95,13 +102,14 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("policy", "poddisruptionbudgets"): _CHILD_VERBS,
     ("autoscaling", "horizontalpodautoscalers"): _CHILD_VERBS,
     ("keda.sh", "scaledobjects"): _CHILD_VERBS,
+    ("http.keda.sh", "httpscaledobjects"): _CHILD_VERBS,
     ("batch", "jobs"): _CHILD_VERBS,
     ("batch", "cronjobs"): _CHILD_VERBS,
     ("", "events"): frozenset({"create"}),
     ("", "pods"): frozenset({"list", "watch"}),
     ("", "nodes"): frozenset({"list", "watch"}),
     # kopf: resource discovery and namespace scanning (it runs standalone: no peering); ours:
-    # whether KEDA's CRD is installed (OPTIONAL_KINDS).
+    # whether KEDA's and its HTTP add-on's CRDs are installed (OPTIONAL_KINDS).
     ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset({"list", "watch"}),
     ("", "namespaces"): frozenset({"list", "watch"}),
 }

@@ -4,10 +4,13 @@ A type restarts as `kubectl rollout restart` does (a new pod-template annotation
 Deployment rolls with its surge-first strategy and never drops below the quantity); one dyno
 restarts by deleting its pod, which its ReplicaSet replaces. Stop deletes pods too: as on
 Heroku, dynos of a scaled type come back, and the output says how to stop them for good.
+A sleeping eco web type has no pod: `ps` shows it as `web.1: sleeping`, from the Formation's
+status.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dynoform.api import dynos as dy
@@ -32,7 +35,7 @@ def ps(ctx: Context, types: list[str], as_json: bool) -> int:
     """`dyno ps [TYPE ...] [--json]`."""
     app = ctx.require_app()
     formation = ctx.api.formation(app)
-    dynos = app_dynos(ctx.api, app)
+    dynos = with_sleeping(app_dynos(ctx.api, app), formation)
     if types:
         dynos = [d for d in dynos if d.type in types]
         for t in types:
@@ -52,6 +55,34 @@ def ps(ctx: Context, types: list[str], as_json: bool) -> int:
     if window is not None:
         ctx.out.write(window + "\n")
     return 0
+
+
+def with_sleeping(dynos: list[dy.Dyno], formation: Formation) -> list[dy.Dyno]:
+    """The dynos, and `web.1: sleeping` for an eco web type the operator saw asleep (it has no
+    pod then), since it fell asleep (the Sleeping condition's transition)."""
+    status = formation.status
+    if status is None:
+        return dynos
+    cond = next((c for c in status.conditions or [] if c.type == "Sleeping"), None)
+    asleep = [
+        dy.Dyno(
+            name=f"{ptype}.1",
+            type=ptype,
+            number=1,
+            state="sleeping",
+            updated_at=datetime.fromisoformat(cond.last_transition_time.replace("Z", "+00:00")),
+            command=formation.spec.processes[ptype].command,
+            size=formation.spec.size_of(ptype),
+            pod="",
+        )
+        for ptype, seen in sorted((status.processes or {}).items())
+        if seen.sleep == "Sleeping"
+        and cond is not None
+        and cond.status == "True"
+        and ptype in formation.spec.processes
+        and not any(d.type == ptype for d in dynos)
+    ]
+    return sorted([*dynos, *asleep], key=lambda d: (d.type != dy.ONE_OFF, d.type, d.number))
 
 
 def redundancy_verdict(formation: Formation) -> str:
