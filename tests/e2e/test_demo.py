@@ -76,7 +76,8 @@ def test_make_demo_installs_the_operator_and_runs_both_apps(tmp_path: Path) -> N
         re.findall(r"^hello-\w+\s+(\S+)$", failed, re.M) == ["localhost/dynoform/sample-app:1"] * 3
     )
     served = step("The Platform API and the Dashboard")
-    assert re.findall(r"^  (\w+): (\d+) x (\S+)$", served, re.M) == [
+    # In the API's order: by id, as Heroku's default Range (ids are derived from the app's uid).
+    assert sorted(re.findall(r"^  (\w+): (\d+) x (\S+)$", served, re.M)) == [
         ("clock", "1", "Real-1X"),
         ("web", "1", "Real-1X"),
         ("worker", "1", "Real-1X"),
