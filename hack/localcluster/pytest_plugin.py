@@ -9,6 +9,8 @@ it starts nothing until a test asks for it, so `pytest tests/unit` never starts 
 While the fixture is active, os.environ["KUBECONFIG"] points at the cluster, so clients created
 in tests (lightkube's `Client()`, kubectl, helm) talk to it. Tests that use the fixture are
 marked `cluster` automatically, so `-m "not cluster"` deselects them.
+With the local control plane (what `make test` and CI run), a skipped test fails the run: the
+harness builds whatever a test needs, so a skip there is a test that proved nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "session (default), the existing cluster of $KUBECONFIG, or a kind cluster "
         "(pytest-kind and Docker). Env: DYNOFORM_TEST_CLUSTER.",
     )
+
+
+_skipped: list[str] = []  # node ids of the session's skipped tests
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # A skip is reported at setup (a fixture's) or in the call (the test's own); xfail is not one.
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and exitstatus == 0 and session.config.getoption("--cluster") == "local":
+        print(f"\nOn the local control plane nothing may skip; {len(_skipped)} did:")
+        for nodeid in _skipped:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
