@@ -127,3 +127,27 @@ def test_a_failed_key_comes_back_after_its_backoff() -> None:
         return seen
 
     assert asyncio.run(scenario()) == ["shop", "shop"]
+
+
+def test_a_key_added_later_comes_once_its_calls_have_been_quiet_for_the_delay() -> None:
+    async def scenario() -> list[tuple[str, float]]:
+        seen: list[tuple[str, float]] = []
+        timer = ManualTimer()
+
+        async def handle(key: str) -> None:
+            seen.append((key, timer.now))
+
+        queue: WorkQueue[str] = WorkQueue(handle, workers=2, timer=timer)
+        queue.start()
+        for _ in range(5):  # a burst of changes, 0.1 s apart: each postpones the report
+            queue.add_later("shop", 0.5)
+            timer.advance(0.1)
+            await asyncio.sleep(0)
+        assert seen == []
+        assert not queue.idle()  # a report to come: the benchmarks and tests wait for it
+        timer.advance(0.4)  # 0.5 s after the last call
+        await queue.drained()
+        await queue.stop()
+        return seen
+
+    assert asyncio.run(scenario()) == [("shop", 0.9)]

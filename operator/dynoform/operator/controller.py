@@ -309,8 +309,8 @@ class Controller:
         for key in self.cache.users_of_size(obj["metadata"]["name"]):
             self.queue.add(key)
 
-    def _report_later(self, key: Key) -> None:
-        self.queue.add(key, low=True)
+    def _report_later(self, key: Key, delay: float) -> None:
+        self.queue.add_later(key, delay)
 
     async def reconcile(self, key: Key) -> None:
         """Reconcile one Formation once the caches have loaded (never "not listed yet" taken

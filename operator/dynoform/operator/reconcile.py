@@ -2,7 +2,8 @@
 
 It compares the desired children with the cached observed ones and writes only a difference,
 so a resync or a restart over a converged cluster writes nothing. Status is written only when
-it changed, with the Events that go with the change. The caches belong to the Controller.
+it changed, with the Events that go with the change, and after a write of children only once
+the Formation's changes are quiet (`Reconciler._hold`). The caches belong to the Controller.
 
 A scale window in force (dynoform.api.windows) replaces the quantities of the types it names in
 what is applied, never in the spec; each reconcile asks to be woken at the windows' next edge.
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -36,6 +39,20 @@ from dynoform.operator.report import Reporter
 from dynoform.runtime.kube import FIELD_MANAGER, Kube, KubeError
 
 log = logging.getLogger("dynoform.operator.reconcile")
+# How long a Formation's changes must be quiet before the status that follows them is written,
+# and the longest a busy one's status waits (decision 0019).
+HOLD_SECONDS = 0.5
+HOLD_MAX_SECONDS = 10.0
+TIMER_SLACK = 0.01  # a timer may fire this much before its time
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A status held back: for which generation, since when, until when (the clock's seconds)."""
+
+    generation: int | None
+    since: float
+    until: float
 
 
 class NameConflict(Exception):
@@ -48,8 +65,9 @@ class Reconciler:
         kube: Kube,
         cache: Cache,
         now: Callable[[], str],
-        report_later: Callable[[Key], None] | None = None,
+        report_later: Callable[[Key, float], None] | None = None,
         wake: Callable[[Key, float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kube = kube
         self.cache = cache
@@ -58,14 +76,14 @@ class Reconciler:
         # windows: the Formation must be reconciled again then (nothing else would trigger it).
         self.wake = wake
         self.reporter = Reporter(kube, cache, now)
-        # Given, a reconcile that wrote children leaves its status to a later pass of this key
-        # (the Controller queues it behind requested changes): dynos first, bookkeeping after.
+        # Given, called with a key and a delay: a reconcile that wrote children leaves its status
+        # to a pass of this key once its changes have been quiet that long (see _hold).
         self.report_later = report_later
-        self._deferred: set[Key] = set()  # keys whose next pass owes the status
+        self.clock = clock
+        self._held: dict[Key, Hold] = {}
 
     async def reconcile(self, key: Key) -> None:
-        owed = key in self._deferred  # this pass owes the status an earlier one left to it
-        self._deferred.discard(key)
+        held = self._held.pop(key, None)
         body = self.cache.formation(key)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return  # Garbage collection removes the children through their owner references.
@@ -91,16 +109,39 @@ class Reconciler:
         plan = release.plan(formation, observed, release_size, logs)
         running = applied(formation, window)
         outcome, wrote = await self._converge(running, (sizes, job_sizes), plan, observed)
-        # Deferred once only: a pass that owes the status reports even if it wrote again, so a
-        # child that never compares equal (someone else's mutation) cannot loop on our own
-        # re-queue, and its status is written as before.
-        if wrote and outcome[0] and self.report_later is not None and not owed:
-            # The next pass finds the children in sync (the cache holds what was applied) and
-            # writes status then, with what the Deployments say by that time.
-            self._deferred.add(key)
-            self.report_later(key)
+        if outcome[0] and self._hold(key, body["metadata"].get("generation"), wrote, held):
             return
         await self.reporter.report(body, outcome, formation, plan, window)
+
+    def _hold(self, key: Key, generation: int | None, wrote: bool, held: Hold | None) -> bool:
+        """Whether this pass leaves the status to a later one: dynos first, bookkeeping after.
+
+        A pass that wrote children holds the status until the Formation's changes have been
+        quiet for HOLD_SECONDS; a burst of changes (a script's, a GitOps sync's) then costs one
+        status write, and the next change does not meet that write on the same object, which
+        the API server serialises. The pass at the end of the hold finds the children in sync
+        (the cache holds what was applied) and reports what the Deployments say by then.
+        Passes within the hold (a rollout's progress) leave it to that pass too.
+
+        Never for ever: a hold ends HOLD_MAX_SECONDS after it began, however busy; and only a
+        new generation extends it, so a child that never compares equal (someone else's
+        mutation) cannot loop on our own re-queue: the pass after its write reports."""
+        if self.report_later is None:
+            return False
+        now = self.clock()
+        if wrote:
+            if held is not None and (
+                held.generation == generation or now - held.since >= HOLD_MAX_SECONDS
+            ):
+                return False
+            since = held.since if held is not None else now
+            self._held[key] = Hold(generation, since, now + HOLD_SECONDS)
+            self.report_later(key, HOLD_SECONDS)
+            return True
+        if held is not None and now < held.until - TIMER_SLACK:
+            self._held[key] = held  # the pass at the hold's end reports
+            return True
+        return False
 
     async def _converge(
         self,

@@ -2,7 +2,8 @@
 
 A key added while it is being processed is processed once more afterwards (never twice at
 once); a failed key comes back after an exponential backoff, capped. `add_soon` coalesces:
-however many times a key is added within the window, it is added once at its end.
+however many times a key is added within the window, it is added once at its end; `add_later`
+debounces: a key is added once its calls have stopped for the delay.
 
 Two priorities, as controller-runtime's priority queue has: a change someone asked for (a new
 or edited Formation, a child's spec drifting) goes before bookkeeping (a rollout's progress,
@@ -63,6 +64,7 @@ class WorkQueue(Generic[K]):
         self._dirty: dict[K, int] = {}  # added while running: again afterwards, at this priority
         self._failures: dict[K, int] = {}
         self._soon: set[K] = set()
+        self._later: dict[K, object] = {}  # key -> the token of its latest add_later
         self._wakes: dict[K, tuple[float, Any, object]] = {}  # key -> (when, timer, token)
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,6 +118,23 @@ class WorkQueue(Generic[K]):
 
         self._timer(window, due)
 
+    def add_later(self, key: K, delay: float) -> None:
+        """Add `key`, at low priority, `delay` seconds after the last of these calls for it: each
+        call postpones the one before. Work to come, as `add_soon`'s: `idle` waits for it."""
+        token = object()
+        self._later[key] = token
+        self._idle.clear()
+
+        def due() -> None:
+            if self._later.get(key) is token:
+                del self._later[key]
+                self.add(key, low=True)
+                self._note_idle()
+
+        # The superseded timers still fire, and find a newer token: a no-op each, cheaper than
+        # keeping every handle to cancel it (and a test's timer need not be cancellable).
+        self._timer(delay, due)
+
     def wake(self, key: K, delay: float) -> None:
         """Add `key`, at low priority, in `delay` seconds: a time the handler knows something
         will change (a scale window's edge). The latest call for a key wins (the timer before
@@ -138,7 +157,7 @@ class WorkQueue(Generic[K]):
 
     def idle(self) -> bool:
         """Nothing queued, due soon or running (the tests and benchmarks wait for this)."""
-        return not (self._queued or self._running or self._soon)
+        return not (self._queued or self._running or self._soon or self._later)
 
     async def drained(self) -> None:
         """Return once the queue is idle (at once if it is)."""
