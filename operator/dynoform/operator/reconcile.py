@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -39,6 +40,7 @@ from dynoform.operator.report import Reporter
 from dynoform.runtime.kube import FIELD_MANAGER, Kube, KubeError
 
 log = logging.getLogger("dynoform.operator.reconcile")
+T = TypeVar("T")
 # How long a Formation's changes must be quiet before the status that follows them is written,
 # and the longest a busy one's status waits (decision 0019).
 HOLD_SECONDS = 0.5
@@ -162,8 +164,8 @@ class Reconciler:
             # wants one of these names now meets it (a claim and this are one step of the loop).
             self.cache.reserve((formation.namespace, formation.name), {name_of(b) for b in desired})
             # Children are independent: apply them at once (the client bounds what is in flight).
-            applied = await asyncio.gather(
-                *(self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True))
+            applied = await all_settled(
+                [self._apply_one(formation, b, o) for b, o in zip(desired, seen, strict=True)]
             )
             pruned = await self._prune(formation, observed, keep)
         except NameConflict as exc:
@@ -274,6 +276,18 @@ class Reconciler:
                 log.info("Deleted %s %s/%s (no longer wanted)", ck[0], formation.namespace, ck[1])
                 deleted = True
         return deleted
+
+
+async def all_settled(jobs: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run `jobs` at once and return their results once every one has finished; the first
+    failure is raised then. Unlike a bare gather, whose first failure leaves the others running,
+    no apply of this reconcile outlives it: the next pass of the key (one at a time) or a
+    shutdown that closes the client would otherwise meet it still in flight."""
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 def _owned_by(obj: Obj, formation: Formation) -> bool:
