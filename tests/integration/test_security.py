@@ -108,9 +108,12 @@ def test_the_restricted_namespace_refuses_dynos_that_opt_out_so_the_label_is_enf
     )
     assert any('violates PodSecurity "restricted:latest"' in f for f in failures), failures
     assert names(kube, Deployment, restricted) == {"root-web"}
-    f = get(kube, Formation, "root", restricted)
-    ready = condition(f, "Ready")
-    assert ready is not None
+    # Status follows the children once the Formation's changes are quiet (decision 0019).
+    ready = eventually(
+        lambda: condition(get(kube, Formation, "root", restricted), "Ready"),
+        timeout=30,
+        what="the Ready condition",
+    )
     assert ready["status"] == "False"
 
 
