@@ -44,10 +44,13 @@ FIELD_MANAGER = "bench"
 @dataclass
 class Figures:
     values: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
     def put(self, name: str, value: float) -> None:
         self.values[name] = round(float(value), 3)  # one type for every figure, counts too
-        print(f"  {name} = {self.values[name]}", flush=True)
+        # When in the run each figure came: where a long run's minutes go.
+        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+        print(f"  [{minutes:02d}:{seconds:02d}] {name} = {self.values[name]}", flush=True)
 
 
 async def bounded(n: int, jobs: list[Any]) -> None:
