@@ -205,16 +205,16 @@ _VARIABLES = [
         "name": "horizontal",
         "expression": "params.spec.?horizontalScaling.orValue(true)",
     },
-    # The process types on this DynoSize, sorted.
+    # Each process type's size, resolved once: the policy runs once per DynoSize, and most of
+    # those runs only need to see that no type is on their size (see `usesMe`).
+    {"name": "sizes", "expression": f"object.spec.processes.map(t, {_size()})"},
+    {"name": "usesMe", "expression": "params.metadata.name in variables.sizes"},
+    # The process types on this DynoSize, sorted (the messages name the first).
     {
         "name": "mine",
         "expression": f"variables.types.filter(t, {_size()} == params.metadata.name)",
     },
-    {
-        "name": "used",
-        "expression": "variables.catalog.filter(s, variables.types.exists(t, "
-        f"{_size()} == s.name))",
-    },
+    {"name": "used", "expression": "variables.catalog.filter(s, s.name in variables.sizes)"},
 ]
 
 
@@ -241,9 +241,12 @@ def _catalog_checks() -> list[Obj]:
         f"'Cannot run more than ' + {max_q} + ' ' + variables.display + ' dynos per process "
         "type (' + {said} + ').'",
     )
+    # The per-size rules first ask whether any type is on this size: cheap, and false in
+    # most of the policy's runs (one per DynoSize).
+    mine = "!variables.usesMe || "
     return [
         _validation(
-            f"variables.known.size() == 0 || {unknown}.size() == 0",
+            "variables.known.size() == 0 || variables.sizes.all(s, s in variables.known)",
             f"{unknown}.map(t, 'No such size as ' + {size} + ' (process type ' + t + "
             "'). Available dyno sizes are ' + variables.available + '.')[0]",
             "Invalid",
@@ -262,25 +265,25 @@ def _catalog_checks() -> list[Obj]:
             "Invalid",
         ),
         _validation(
-            f"variables.horizontal || {over_one}.size() == 0",
+            f"variables.horizontal || {mine}{over_one}.size() == 0",
             f"{over_one}.map(t, 'Cannot run more than 1 ' + variables.display + ' dyno per "
             f"process type (' + t + '=' + string({q}) + '). Upgrade to a larger dyno first "
             "before adding more dynos.')[0]",
         ),
         _validation(
-            f"!has(params.spec.maxQuantity) || {over_max}.size() == 0",
+            f"!has(params.spec.maxQuantity) || {mine}{over_max}.size() == 0",
             f"{over_max}.map(t, 'Cannot run more than ' + {max_q} + ' ' + variables.display + "
             f"' dynos per process type (' + t + '=' + string({q}) + ').')[0]",
         ),
         window_one,
         window_max,
         _validation(
-            f"variables.horizontal || {scaled}.size() == 0",
+            f"variables.horizontal || {mine}{scaled}.size() == 0",
             f"{scaled}.map(t, 'Cannot autoscale ' + variables.display + ' dynos (' + t + "
             "'): they do not scale horizontally. Upgrade to a larger dyno first.')[0]",
         ),
         _validation(
-            f"!has(params.spec.maxQuantity) || {scaled_over}.size() == 0",
+            f"!has(params.spec.maxQuantity) || {mine}{scaled_over}.size() == 0",
             f"{scaled_over}.map(t, 'Cannot autoscale ' + t + ' to more than ' + {max_q} + ' ' "
             f"+ variables.display + ' dynos (autoscaling.max ' + string({proc}.autoscaling.max)"
             " + ').')[0]",
@@ -303,7 +306,7 @@ def _catalog_window_rule(applies: str, most: int | str, message: str) -> Obj:
     said = f"t + '=' + string({quantities}[t]) + ' in scale window ' + w"
     first = f"{quantities}.map(t, t).sort().filter(t, {over})"
     return _validation(
-        f"!({applies}) || {bad}.size() == 0",
+        f"!({applies}) || !variables.usesMe || {bad}.size() == 0",
         f"{bad}.map(w, {first}.map(t, {message.format(said=said)})[0])[0]",
     )
 
