@@ -79,8 +79,10 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
                 base = await scenarios.baseline(client, n, figures)
                 op.start()
                 await until(lambda: "Caches synced" in op.log_since_start(), 60, "sync")
-                ratios.append(await scenarios.convergence(client, op, n, figures) / base)
-                if i == runs - 1 and n == args.target:
+                last = i == runs - 1
+                seconds = await scenarios.convergence(client, op, n, figures, pods=last)
+                ratios.append(seconds / base)
+                if last and n == args.target:
                     await _scale_latency(client, n, args.changes, figures)
                     # The Platform API with the N Formations present, the operator running.
                     await api.scenario(
