@@ -89,7 +89,9 @@ async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Fi
                         run_kubectl, str(cluster.kubeconfig), f"bench-{n}", n,
                         args.api_requests, figures,
                     )  # fmt: skip
-                    # Settled (the scale latency waited for it): nothing left to write.
+                    # The API's thousands of changes applied and reported: nothing left to
+                    # write, so what idle measures is the operator at rest.
+                    await scenarios.settle(client, n, figures, figure="settled_after_api")
                     await scenarios.idle(op, audit, args.idle, figures)
                     await scenarios.restart(op, audit, figures)
                 if i < runs - 1 or n != sizes[-1]:

@@ -173,14 +173,16 @@ async def _watch_running(client: AsyncClient, ns: str, watch: ChildWatch) -> Non
             watch.running_pods.discard(key)
 
 
-async def settle(client: AsyncClient, n: int, figures: Figures, timeout: float = 900) -> None:
+async def settle(
+    client: AsyncClient, n: int, figures: Figures, timeout: float = 900, figure: str = "settled"
+) -> None:
     """Until every Formation reports Ready for its generation: the Deployments' statuses, which
     the controller manager writes as fast as the machine lets it, have caught up."""
     ns, start = f"bench-{n}", time.monotonic()
     while time.monotonic() - start < timeout:
         ready = [f async for f in client.list(FormationResource, namespace=ns) if _ready(f)]
         if len(ready) >= n:
-            figures.put("settled_seconds", time.monotonic() - start)
+            figures.put(f"{figure}_seconds", time.monotonic() - start)
             return
         await asyncio.sleep(2)
     raise TimeoutError(f"Formations not all Ready in {timeout}s")
