@@ -136,14 +136,13 @@ async def convergence(
     figures.put(f"operator_seconds_n{n}", seconds)
     # Whether the operator's one thread was the bottleneck (100 = a whole core).
     figures.put(f"operator_cpu_percent_n{n}", (cpu_seconds(op.proc.pid) - cpu0) / seconds * 100)
-    if not pods:
-        task.cancel()
-        pods_task.cancel()
-        return seconds
-    await until(lambda: len(watch.running_pods) >= n * workload.PODS_PER_FORMATION, 900, "pods")
-    figures.put(f"pods_running_seconds_n{n}", time.monotonic() - start)
+    if pods:
+        await until(lambda: len(watch.running_pods) >= n * workload.PODS_PER_FORMATION, 900, "pods")
+        figures.put(f"pods_running_seconds_n{n}", time.monotonic() - start)
     task.cancel()
     pods_task.cancel()
+    if not pods:
+        return seconds
     stamped = [
         f
         async for f in client.list(FormationResource, namespace=ns)

@@ -30,16 +30,22 @@ class ManualTimer:
             callback()
 
 
+def timed_queue(timer: ManualTimer) -> tuple[WorkQueue[str], list[tuple[str, float]]]:
+    """A started queue on the test's clock, and what it handled: (key, the clock's time)."""
+    seen: list[tuple[str, float]] = []
+
+    async def handle(key: str) -> None:
+        seen.append((key, timer.now))
+
+    queue: WorkQueue[str] = WorkQueue(handle, workers=2, timer=timer)
+    queue.start()
+    return queue, seen
+
+
 def test_keys_added_soon_are_folded_into_one_reconcile_at_the_end_of_the_window() -> None:
     async def scenario() -> list[tuple[str, float]]:
-        seen: list[tuple[str, float]] = []
         timer = ManualTimer()
-
-        async def handle(key: str) -> None:
-            seen.append((key, timer.now))
-
-        queue: WorkQueue[str] = WorkQueue(handle, workers=2, timer=timer)
-        queue.start()
+        queue, seen = timed_queue(timer)
         for _ in range(20):  # twenty dynos of one Formation turning Ready
             queue.add_soon("shop", 0.2)
         queue.add_soon("other", 0.2)
@@ -131,14 +137,8 @@ def test_a_failed_key_comes_back_after_its_backoff() -> None:
 
 def test_a_key_added_later_comes_once_its_calls_have_been_quiet_for_the_delay() -> None:
     async def scenario() -> list[tuple[str, float]]:
-        seen: list[tuple[str, float]] = []
         timer = ManualTimer()
-
-        async def handle(key: str) -> None:
-            seen.append((key, timer.now))
-
-        queue: WorkQueue[str] = WorkQueue(handle, workers=2, timer=timer)
-        queue.start()
+        queue, seen = timed_queue(timer)
         for _ in range(5):  # a burst of changes, 0.1 s apart: each postpones the report
             queue.add_later("shop", 0.5)
             timer.advance(0.1)
