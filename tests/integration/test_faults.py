@@ -30,11 +30,11 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from localcluster.audit import AuditLog
-from localcluster.operator import OPERATOR_USER, Operator
+from localcluster.operator import OPERATOR_USER, Operator, wait_for_admission
 from tests.chaos import Budget
 from tests.factories import formation_body
 from tests.integration.test_leader_election import leader, replicas  # noqa: F401
-from tests.kubehelp import Deployment, Formation, eventually, get
+from tests.kubehelp import Deployment, Formation, condition_with, eventually, get
 from tests.reliability import (
     Figures,
     create_all,
@@ -168,6 +168,32 @@ def change_by_hand(kube: Client, namespace: str, names: list[str]) -> None:
         retrying(lambda: kube.delete(Deployment, f"{names[0]}-web", namespace=namespace))
 
 
+def forbidden_right_after(kube: Client, namespace: str, name: str) -> bool:
+    """Write a Formation the catalog forbids (an unknown size) the moment the control plane is
+    healthy again, when the API server may not resolve the catalog policy's params yet. True
+    when it was refused at apply time, False when it got in (the operator must refuse it)."""
+    body = formation_body(name=name, namespace=namespace)
+    body["spec"]["processes"] = {"web": {"command": "serve", "size": "huge-9x"}}
+    try:
+        retrying(lambda: kube.create(Formation.from_dict(body)))
+    except ApiError as exc:
+        said = exc.status.message or ""
+    else:
+        return False
+    assert "No such size as huge-9x" in said, said  # refused for its size, not for the outage
+    return True
+
+
+def refused_by_the_operator(kube: Client, namespace: str, name: str) -> None:
+    """A Formation that got past admission is reported UnknownSize and runs nothing."""
+    eventually(
+        lambda: condition_with(kube, namespace, "Reconciled", "UnknownSize", name=name),
+        timeout=60,
+        what=f"{name} Reconciled=False UnknownSize",
+    )
+    assert get(kube, Deployment, f"{name}-web", namespace) is None
+
+
 def test_the_api_server_and_etcd_restart_mid_run_and_the_operator_recovers_alone(
     own_operator: Operator, installed, kube: Client, audit: AuditLog, budget: Budget
 ) -> None:
@@ -177,7 +203,7 @@ def test_the_api_server_and_etcd_restart_mid_run_and_the_operator_recovers_alone
     op, figures = own_operator, Figures("restarts")
     assert op.proc is not None
     pid = op.proc.pid
-    with scratch_namespace(kube, "restart") as ns:
+    with scratch_namespace(kube, "restart") as ns, scratch_namespace(kube, "forbidden") as bad:
         mark = audit.mark()
         earlier: list[str] = []
         for r, (component, kill) in enumerate(budget.restarts):
@@ -187,9 +213,22 @@ def test_the_api_server_and_etcd_restart_mid_run_and_the_operator_recovers_alone
             down = restart_while_creating(local, component, kill, bodies)
             back = time.monotonic()
             figures.put(f"{what}: seconds until healthy again", down)
-            change_by_hand(kube, ns, earlier)
-            wait_converged(kube, ns, CONVERGE_SECONDS)
-            figures.put(f"{what}: seconds from healthy to converged", time.monotonic() - back)
+            refused = forbidden_right_after(kube, bad, f"bad-{r}")
+            figures.put(f"{what}: unknown size refused at apply right after", refused)
+
+            # Every valid create above was admitted; the catalog's rules are judged at apply
+            # time again once the API server resolves the DynoSize params (up to 30 s).
+            def judged(back: float = back) -> float:
+                wait_for_admission(installed.kubectl)
+                return time.monotonic() - back
+
+            with in_background(judged) as admission:
+                change_by_hand(kube, ns, earlier)
+                wait_converged(kube, ns, CONVERGE_SECONDS)
+                figures.put(f"{what}: seconds from healthy to converged", time.monotonic() - back)
+                figures.put(f"{what}: seconds until the catalog is judged at apply", admission())
+            if not refused:
+                refused_by_the_operator(kube, bad, f"bad-{r}")
             assert op.proc.poll() is None, f"the operator exited:\n{op.log_tail()}"
             assert op.proc.pid == pid  # the same process: nobody restarted it
             unexpected = [
@@ -202,7 +241,7 @@ def test_the_api_server_and_etcd_restart_mid_run_and_the_operator_recovers_alone
         figures.put("formations", len(budget.restarts) * budget.restart_formations)
         settled_mark = log_size(op)
         assert quiet(audit, op, ns) == []
-        assert foreign_writes(audit, mark, {ns}) == []
+        assert foreign_writes(audit, mark, {ns, bad}) == []
         assert log_errors(op.log_path, settled_mark) == []
 
 

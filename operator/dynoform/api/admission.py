@@ -316,7 +316,14 @@ def catalog_policy() -> list[Obj]:
     # Every DynoSize is a param; none at all (the shipped sizes not installed) skips the
     # policy, and the operator still refuses what the catalog forbids when it reconciles.
     param_ref = {"selector": {}, "parameterNotFoundAction": "Allow"}
-    return _validating(CATALOG_POLICY, param_kind, _VARIABLES, _catalog_checks(), param_ref)
+    # Ignore, not Fail: for up to 30 s after the API server starts (and after the DynoSize CRD
+    # is created) it cannot resolve a CRD paramKind from its discovery cache and would refuse
+    # every Formation write with "failed to configure policy" (kubernetes#124237). Such a
+    # write is let through instead and the operator refuses what the catalog forbids
+    # (decision 0020).
+    return _validating(
+        CATALOG_POLICY, param_kind, _VARIABLES, _catalog_checks(), param_ref, failure="Ignore"
+    )
 
 
 def _validating(
@@ -325,8 +332,9 @@ def _validating(
     variables: list[Obj],
     checks: list[Obj],
     param_ref: Obj | None,
+    failure: str = "Fail",
 ) -> list[Obj]:
-    spec: Obj = {"failurePolicy": "Fail"}
+    spec: Obj = {"failurePolicy": failure}
     if param_kind:
         spec["paramKind"] = param_kind
     spec["matchConstraints"] = {"resourceRules": [_FORMATIONS]}
