@@ -22,7 +22,7 @@ them on the real API server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from dynoform.api.labels import CHANGED_BY, CHANGED_TO
 from dynoform.api.process import DEFAULT_SIZE, ONE_SIZE_TIERS, PROCESS_TYPE_PATTERN, SINGLETON_TYPES
@@ -332,7 +332,7 @@ def _validating(
     variables: list[Obj],
     checks: list[Obj],
     param_ref: Obj | None,
-    failure: str = "Fail",
+    failure: Literal["Fail", "Ignore"] = "Fail",
 ) -> list[Obj]:
     spec: Obj = {"failurePolicy": failure}
     if param_kind:
