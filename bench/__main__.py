@@ -1,4 +1,4 @@
-"""`python -m bench`: run every scenario on a fresh local control plane and record the figures.
+"""`python -m bench`: run every scenario, each on a new local control plane; record the figures.
 
 python -m bench                      # the full run (make bench): N = 100, 300, 1000 (3 runs), 3000
 python -m bench --sizes 10,20 --target 20 --runs 2 --idle 5 --changes 10 --writes 20 --out /tmp/b
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from lightkube import AsyncClient
@@ -51,55 +53,90 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def run(args: argparse.Namespace, cluster: LocalCluster, work: Path) -> Figures:
-    env = cluster.env()
-    kubectl = [str(cluster.kubectl)]
+class Stage:
+    """One fresh control plane: what one measurement runs against, so that each starts from
+    the same empty etcd and idle controllers (and nothing of a previous run has to be deleted
+    first: 12,000 fake pods take minutes to go)."""
 
-    def run_kubectl(*argv: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def __init__(self, cluster: LocalCluster, client: AsyncClient) -> None:
+        self.cluster, self.client = cluster, client
+        self.env = cluster.env()
+        self.kubectl_argv = [str(cluster.kubectl)]
+
+    def kubectl(self, *argv: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*kubectl, *argv], env=env, input=input, check=True, capture_output=True, text=True
-        )
+            [*self.kubectl_argv, *argv],
+            env=self.env, input=input, check=True, capture_output=True, text=True,
+        )  # fmt: skip
 
-    install(run_kubectl)
+
+@contextlib.asynccontextmanager
+async def stage(work: Path, name: str, installed: bool = True) -> AsyncIterator[Stage]:
+    """A new cluster for one measurement; `installed`: dynoform's CRDs, policies, sizes and
+    RBAC in force (the baseline, which writes only the children, needs none of them)."""
+    nodes = [type(n)(n.name, n.zone, BIG) for n in default_nodes()]
+    t0 = time.monotonic()
+    # No real node: the benchmarks measure the operator and the control plane, and a
+    # kubelet's own work would only add noise on the same two cores.
+    with LocalCluster(work / name, node_specs=nodes, real_node=False) as cluster:
+        async with _client(cluster) as client:
+            s = Stage(cluster, client)
+            if installed:
+                install(s.kubectl)
+            print(f"  (cluster {name} ready in {time.monotonic() - t0:.0f}s)", flush=True)
+            yield s
+    shutil.rmtree(work / name, ignore_errors=True)
+
+
+async def run(args: argparse.Namespace, work: Path) -> Figures:
     # Measure the code as it is now, whatever is edited while the benchmark runs.
     source = Path(shutil.copytree(ROOT / "operator", work / "src"))
-    op = Operator(
-        str(cluster.kubeconfig_for(OPERATOR_USER)), work / "operator.log", 300.0, source=source
-    )
-    audit = AuditLog(cluster.layout.audit_log)
     figures = Figures()
     sizes = [int(s) for s in args.sizes.split(",")]
-    async with _client(cluster) as client:
-        await admission.cost(client, kubectl, env, args.writes, figures)
-        for n in sizes:
-            runs = args.runs if n == args.target else 1
-            ratios = []
-            for i in range(runs):
-                print(f"N = {n}, run {i + 1} of {runs}", flush=True)
-                base = await scenarios.baseline(client, n, figures)
+    async with stage(work, "admission") as s:
+        await admission.cost(s.client, s.kubectl_argv, s.env, args.writes, figures)
+    for n in sizes:
+        runs = args.runs if n == args.target else 1
+        ratios = []
+        for i in range(runs):
+            print(f"N = {n}, run {i + 1} of {runs}", flush=True)
+            async with stage(work, f"baseline-{n}-{i}", installed=False) as s:
+                base = await scenarios.baseline(s.client, n, figures)
+            async with stage(work, f"operator-{n}-{i}") as s:
+                op = Operator(
+                    str(s.cluster.kubeconfig_for(OPERATOR_USER)),
+                    work / f"operator-{n}-{i}.log", 300.0, source=source,
+                )  # fmt: skip
                 op.start()
-                await until(lambda: "Caches synced" in op.log_since_start(), 60, "sync")
-                last = i == runs - 1
-                seconds = await scenarios.convergence(client, op, n, figures, pods=last)
-                ratios.append(seconds / base)
-                if last and n == args.target:
-                    await _scale_latency(client, n, args.changes, figures)
-                    # The Platform API with the N Formations present, the operator running.
-                    await api.scenario(
-                        run_kubectl, str(cluster.kubeconfig), f"bench-{n}", n,
-                        args.api_requests, figures,
-                    )  # fmt: skip
-                    # The API's thousands of changes applied and reported: nothing left to
-                    # write, so what idle measures is the operator at rest.
-                    await scenarios.settle(client, n, figures, figure="settled_after_api")
-                    await scenarios.idle(op, audit, args.idle, figures)
-                    await scenarios.restart(op, audit, figures)
-                if i < runs - 1 or n != sizes[-1]:
+                try:
+                    last = i == runs - 1
+                    ratios.append(await _operator(args, s, op, n, last, figures) / base)
+                finally:
                     op.stop()
-                    await scenarios.delete_namespace(client, f"bench-{n}")
-            scenarios.ratios(n, ratios, figures)
-    op.stop()
+        scenarios.ratios(n, ratios, figures)
     return figures
+
+
+async def _operator(
+    args: argparse.Namespace, s: Stage, op: Operator, n: int, last: bool, figures: Figures
+) -> float:
+    """The operator's convergence at N; in the last run at the target size, with the N
+    Formations present, the scale latency, the Platform API, idle and restart."""
+    await until(lambda: "Caches synced" in op.log_since_start(), 60, "sync")
+    seconds = await scenarios.convergence(s.client, op, n, figures, pods=last)
+    if last and n == args.target:
+        await _scale_latency(s.client, n, args.changes, figures)
+        # The Platform API with the N Formations present, the operator running.
+        await api.scenario(
+            s.kubectl, str(s.cluster.kubeconfig), f"bench-{n}", n, args.api_requests, figures
+        )
+        # The API's thousands of changes applied and reported: nothing left to write, so
+        # what idle measures is the operator at rest.
+        await scenarios.settle(s.client, n, figures, figure="settled_after_api")
+        audit = AuditLog(s.cluster.layout.audit_log)
+        await scenarios.idle(op, audit, args.idle, figures)
+        await scenarios.restart(op, audit, figures)
+    return seconds
 
 
 async def _scale_latency(client: AsyncClient, n: int, changes: int, figures: Figures) -> None:
@@ -130,15 +167,9 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     described = machine()  # before the run: the load it records is the machine's, not ours
-    nodes = [type(n)(n.name, n.zone, BIG) for n in default_nodes()]
     start = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="dynoform-bench-") as tmp,
-        # No real node: the benchmarks measure the operator and the control plane, and a
-        # kubelet's own work would only add noise on the same two cores.
-        LocalCluster(Path(tmp) / "cluster", node_specs=nodes, real_node=False) as cluster,
-    ):
-        figures = asyncio.run(run(args, cluster, Path(tmp)))
+    with tempfile.TemporaryDirectory(prefix="dynoform-bench-") as tmp:
+        figures = asyncio.run(run(args, Path(tmp)))
     sizes = [int(s) for s in args.sizes.split(",")]
     report.write(args.out, figures.values, described, sizes, args.target)
     print(f"bench: done in {time.monotonic() - start:.0f}s; results in {args.out}")
