@@ -125,25 +125,27 @@ async def _operator(
     await until(lambda: "Caches synced" in op.log_since_start(), 60, "sync")
     seconds = await scenarios.convergence(s.client, op, n, figures, pods=last)
     if last and n == args.target:
-        await _scale_latency(s.client, n, args.changes, figures)
+        audit = AuditLog(s.cluster.layout.audit_log)
+        await _scale_latency(s.client, audit, n, args.changes, figures)
         # The Platform API with the N Formations present, the operator running.
         await api.scenario(
             s.kubectl, str(s.cluster.kubeconfig), f"bench-{n}", n, args.api_requests, figures
         )
         # The API's thousands of changes applied and reported: nothing left to write, so
         # what idle measures is the operator at rest.
-        await scenarios.settle(s.client, n, figures, figure="settled_after_api")
-        audit = AuditLog(s.cluster.layout.audit_log)
+        await scenarios.settle(s.client, audit, n, figures, figure="settled_after_api")
         await scenarios.idle(op, audit, args.idle, figures)
         await scenarios.restart(op, audit, figures)
     return seconds
 
 
-async def _scale_latency(client: AsyncClient, n: int, changes: int, figures: Figures) -> None:
+async def _scale_latency(
+    client: AsyncClient, audit: AuditLog, n: int, changes: int, figures: Figures
+) -> None:
     # Right after the pods run, the controller manager is still writing Deployment statuses
     # (and we the Formations'); the target is for N Formations present, settled.
     await scenarios.scale_latency(client, n, changes, figures, "_converging")
-    await scenarios.settle(client, n, figures)
+    await scenarios.settle(client, audit, n, figures)
     await scenarios.scale_latency(client, n, changes, figures)
 
 

@@ -40,6 +40,7 @@ from localcluster.operator import OPERATOR_USER, Operator
 Pod = generic("", "v1", "Pod", "pods")
 CONCURRENCY = kube.CONCURRENCY  # the operator's requests in flight at most
 FIELD_MANAGER = "bench"
+QUIET_SECONDS = 2.0  # no write to the namespace for this long: the cluster has settled
 
 
 @dataclass
@@ -173,18 +174,35 @@ async def _watch_running(client: AsyncClient, ns: str, watch: ChildWatch) -> Non
 
 
 async def settle(
-    client: AsyncClient, n: int, figures: Figures, timeout: float = 900, figure: str = "settled"
+    client: AsyncClient,
+    audit: AuditLog,
+    n: int,
+    figures: Figures,
+    timeout: float = 900,
+    figure: str = "settled",
 ) -> None:
-    """Until every Formation reports Ready for its generation: the Deployments' statuses, which
-    the controller manager writes as fast as the machine lets it, have caught up."""
+    """Until every Formation reports Ready for its generation, then until nothing has written
+    to the namespace for QUIET_SECONDS. Ready means the Deployments' statuses have caught up;
+    the controllers' work that follows them (ReplicaSet and PDB statuses, EndpointSlices,
+    Events) can still be flowing then, and a change measured meanwhile waits behind it."""
     ns, start = f"bench-{n}", time.monotonic()
-    while time.monotonic() - start < timeout:
-        ready = [f async for f in client.list(FormationResource, namespace=ns) if _ready(f)]
-        if len(ready) >= n:
+
+    async def ready() -> bool:
+        found = [f async for f in client.list(FormationResource, namespace=ns) if _ready(f)]
+        return len(found) >= n
+
+    while not await ready():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"Formations not all Ready in {timeout}s")
+        await asyncio.sleep(2)
+    while True:
+        mark = audit.mark()
+        await asyncio.sleep(QUIET_SECONDS)
+        if not audit.writes_since(mark, None, ns):
             figures.put(f"{figure}_seconds", time.monotonic() - start)
             return
-        await asyncio.sleep(2)
-    raise TimeoutError(f"Formations not all Ready in {timeout}s")
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"namespace {ns} not quiet in {timeout}s")
 
 
 def _ready(formation: dict[str, Any]) -> bool:

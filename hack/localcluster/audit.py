@@ -30,7 +30,10 @@ class AuditLog:
     def mark(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def writes_since(self, mark: int, user: str, namespace: str | None = None) -> list[Write]:
+    def writes_since(
+        self, mark: int, user: str | None, namespace: str | None = None
+    ) -> list[Write]:
+        """The writes since `mark` by `user` (None: by anyone), in `namespace` if given."""
         with self.path.open("rb") as f:
             f.seek(mark)
             lines = f.read().decode(errors="replace").splitlines()
@@ -38,7 +41,9 @@ class AuditLog:
         for line in lines:
             ev = json.loads(line)
             ref = ev.get("objectRef") or {}
-            if ev["user"]["username"] != user or ev["stage"] != "ResponseComplete":
+            if ev["stage"] != "ResponseComplete":
+                continue
+            if user is not None and ev["user"]["username"] != user:
                 continue
             if namespace is not None and ref.get("namespace") != namespace:
                 continue
