@@ -54,7 +54,7 @@ test: $(STAMP) binaries lint ## The whole suite: unit, integration and e2e on th
 chaos: $(STAMP) binaries ## The reliability suite at full size: faults, fuzzing, security (about 20 min)
 	$(VENV)/bin/pytest tests -m chaos --chaos -s
 
-bench: $(STAMP) binaries ## Benchmarks at N = 100, 300, 1000 (3 runs), 3000 (about 50 min); results in bench/
+bench: $(STAMP) binaries ## Benchmarks at N = 100, 300, 1000 (3 runs), 3000 (about 45 min); results in bench/
 	$(PY) -m bench
 
 image: $(STAMP) binaries ## Build the operator's image with podman (no registry) and load it into the local cluster if it runs
