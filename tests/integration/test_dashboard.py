@@ -169,7 +169,9 @@ def test_a_slider_moved_and_confirmed_scales_the_deployment(
         what="the web Deployment at 3",
     )
     expect(page.locator("#live").get_by_text("web.3", exact=True)).to_be_visible()
-    expect(page.locator("#live .history")).to_contain_text("Scale to ")
+    # The history gets this scale, by the user signed in (the status follows the change).
+    expect(page.locator("#live .history")).to_contain_text("web=3:standard-1x")
+    expect(page.locator("#live .history")).to_contain_text("alice")
 
 
 def test_a_size_the_catalog_forbids_is_refused_on_its_row_and_nothing_changes(
