@@ -23,7 +23,7 @@ from pathlib import Path
 from lightkube import AsyncClient
 
 from bench import admission, api, report, scenarios
-from bench.measure import until
+from bench.measure import kubectl_for, until
 from bench.scenarios import Figures
 from localcluster.audit import AuditLog
 from localcluster.cluster import LocalCluster
@@ -60,14 +60,7 @@ class Stage:
 
     def __init__(self, cluster: LocalCluster, client: AsyncClient) -> None:
         self.cluster, self.client = cluster, client
-        self.env = cluster.env()
-        self.kubectl_argv = [str(cluster.kubectl)]
-
-    def kubectl(self, *argv: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*self.kubectl_argv, *argv],
-            env=self.env, input=input, check=True, capture_output=True, text=True,
-        )  # fmt: skip
+        self.kubectl = kubectl_for(cluster)
 
 
 @contextlib.asynccontextmanager
@@ -94,7 +87,7 @@ async def run(args: argparse.Namespace, work: Path) -> Figures:
     figures = Figures()
     sizes = [int(s) for s in args.sizes.split(",")]
     async with stage(work, "admission") as s:
-        await admission.cost(s.client, s.kubectl_argv, s.env, args.writes, figures)
+        await admission.cost(s.client, s.kubectl, args.writes, figures)
     for n in sizes:
         runs = args.runs if n == args.target else 1
         ratios = []

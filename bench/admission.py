@@ -11,12 +11,12 @@ the figures.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import time
 
 from lightkube import AsyncClient
 
 from bench import workload
+from bench.measure import Kubectl
 from bench.scenarios import CONCURRENCY, Figures, bounded, delete_namespace, fresh_namespace
 from dynoform.api.admission import CATALOG_POLICY, NAMES_POLICY, STAMP_POLICY
 from dynoform.runtime.resources import FormationResource
@@ -40,14 +40,7 @@ async def _creates(client: AsyncClient, n: int, ns: str) -> float:
     return seconds
 
 
-async def cost(
-    client: AsyncClient, kubectl: list[str], env: dict[str, str], n: int, figures: Figures
-) -> None:
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*kubectl, *args], env=env, input=input, check=True, capture_output=True, text=True
-        )
-
+async def cost(client: AsyncClient, run: Kubectl, n: int, figures: Figures) -> None:
     def bind() -> None:
         for name in ("crds/formations.dyno.dev.policy.yaml", "deploy/stamp-policy.yaml"):
             run("apply", "--server-side", "-f", str(ROOT / name))

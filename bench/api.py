@@ -27,6 +27,7 @@ import httpx2
 import yaml
 
 from bench import workload
+from bench.measure import Kubectl, kubectl_for
 from bench.scenarios import Figures
 from dynoform.server.config import from_kubeconfig
 
@@ -36,7 +37,6 @@ USER = "bench-api"
 RULES = [
     {"apiGroups": ["dyno.dev"], "resources": ["formations"], "verbs": ["get", "list", "patch"]}
 ]
-Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 Call = Callable[[httpx2.AsyncClient, str, int], Awaitable[httpx2.Response]]
 
 
@@ -175,14 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="bench-api-cluster-") as tmp,
         LocalCluster(Path(tmp) / "cluster", real_node=False) as cluster,
     ):
-        env = cluster.env()
-
-        def kubectl(*a: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-            cmd = [str(cluster.kubectl), *a]
-            return subprocess.run(
-                cmd, input=input, env=env, check=True, capture_output=True, text=True
-            )
-
+        kubectl = kubectl_for(cluster)
         kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         kubectl("wait", "--for=condition=Established", "crd/formations.dyno.dev")
         namespace = f"bench-{args.formations}"

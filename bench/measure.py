@@ -1,4 +1,5 @@
-"""Measuring from outside: child counts by watch, the operator's RSS and CPU from /proc.
+"""Measuring from outside: child counts by watch, the operator's RSS and CPU from /proc, and
+kubectl bound to a cluster.
 
 The convergence clock stops when every expected child exists with the spec we asked for
 (replicas, image); a watch per kind keeps that cheap for the API server.
@@ -7,6 +8,7 @@ The convergence clock stops when every expected child exists with the spec we as
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +18,23 @@ from lightkube import ALL_NS, AsyncClient
 
 from dynoform.api.labels import CHILD_LABELS
 from dynoform.runtime.resources import RESOURCES
+from localcluster.cluster import LocalCluster
 
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def kubectl_for(cluster: LocalCluster) -> Kubectl:
+    """`kubectl(*args, input=None)` against `cluster` (its pinned kubectl, its admin
+    kubeconfig); a failure raises CalledProcessError."""
+    argv, env = [str(cluster.kubectl)], cluster.env()
+
+    def kubectl(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, *args], env=env, input=input, check=True, capture_output=True, text=True
+        )
+
+    return kubectl
 
 
 def rss_mib(pid: int) -> float:
